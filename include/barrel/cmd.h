@@ -1,0 +1,62 @@
+/*
+ * cmd.h: the command front-ends (src/cmd/), one function per command.
+ *
+ * main.c parses the global options, loads the configuration (unless the
+ * command needs none), then calls the command with argv starting at the
+ * command name, so each command parses its own options with getopt_long.
+ * A command prints its results through output.h and returns 0, or -1 with
+ * err set; main.c prints err once and maps err->code to the exit status.
+ * A command that already reported its failures through output_error()
+ * returns -1 with code BR_E_CHECK_FAILED and an empty message.
+ */
+#ifndef BARREL_CMD_H
+#define BARREL_CMD_H
+
+#include "barrel/build.h"
+
+struct br_error;
+struct barrel_config;
+struct server_config;
+
+struct cmd_context {
+    struct barrel_config *cfg;   /* loaded configuration; NULL for commands that need none */
+    const char *prog;            /* "barrel" or "barman" (argv[0] personality) */
+};
+
+typedef int (*cmd_fn)(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+
+struct cmd_entry {
+    const char *name;
+    const char *alias;           /* NULL if none */
+    cmd_fn      fn;
+    int         needs_config;
+    const char *summary;         /* one line for --help */
+    const char *usage;           /* "SERVER_NAME [SERVER_NAME ...]" */
+};
+
+/* The command table (src/cmd/cmd_table.c) and lookup by name or alias. */
+const struct cmd_entry *cmd_table(size_t *count);
+const struct cmd_entry *cmd_find(const char *name);
+
+/*
+ * Resolve the SERVER_NAME arguments of a command: names, or "all" alone.
+ * Unknown names are reported with output_error("Unknown server '%s'") and
+ * skipped. Returns the number of servers stored in *out (caller frees the
+ * array, not the servers); skip_inactive drops inactive servers with
+ * Barman's "Skipping inactive server 'X'" message.
+ */
+size_t cmd_servers_from_args(struct cmd_context *ctx, int argc, char **argv, int skip_inactive,
+                             const struct server_config ***out);
+
+/* Print a command's --help text to stdout. */
+void cmd_print_help(const struct cmd_entry *entry, const char *options_text);
+
+int cmd_list_servers(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_show_server(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_status(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_list_backups(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_show_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_list_files(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_check(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+
+#endif /* BARREL_CMD_H */

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Run cmocka test binaries, one after another, and sum their results.
+# The last line is "N passed, N failed, N skipped"; the exit status is 1
+# when any test failed or any binary exited non-zero (a crash counts).
+passed=0; failed=0; skipped=0; bad_bins=""
+for bin in "$@"; do
+    out=$(mktemp)
+    echo "== $bin"
+    "./$bin" >"$out" 2>&1
+    rc=$?
+    cat "$out"
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
+    s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        failed=$((failed + 1)); bad_bins="$bad_bins $bin(exit $rc)"
+    fi
+    rm -f "$out"
+done
+[ -n "$bad_bins" ] && echo "binaries that exited non-zero without a failed test:$bad_bins"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
