@@ -63,4 +63,12 @@ char *h_pg_sql(struct h_pg *pg, const char *dbname, const char *sql);
 char *h_pg_conninfo(struct h_pg *pg);
 char *h_pg_repl_conninfo(struct h_pg *pg);
 
+/* Roles every harness cluster has: the initdb superuser and a REPLICATION LOGIN role. */
+#define H_PG_SUPERUSER "postgres"
+#define H_PG_REPL_USER "streaming_barman"
+
+/* ---- misc ---- */
+/* Name of the user running the tests (for barman_user), new string. */
+char *h_current_user(void);
+
 #endif /* BARREL_TEST_HARNESS_H */
