@@ -1,0 +1,52 @@
+/*
+ * cmd_common.c: what several command front-ends share: resolving the
+ * SERVER_NAME arguments (with "all"), and the --help text.
+ */
+#include "barrel/build.h"
+#include "barrel/cmd.h"
+#include "barrel/config.h"
+#include "barrel/mem.h"
+#include "barrel/output.h"
+
+size_t
+cmd_servers_from_args(struct cmd_context *ctx, int argc, char **argv, int skip_inactive,
+                      const struct server_config ***out)
+{
+    const struct barrel_config *cfg = ctx->cfg;
+    const struct server_config **list = br_calloc(cfg->n_servers + (size_t) argc + 1, sizeof(*list));
+    size_t n = 0;
+
+    /* "all" alone means every server, in name order */
+    if (argc == 1 && strcmp(argv[0], "all") == 0) {
+        for (size_t i = 0; i < cfg->n_servers; i++) {
+            if (skip_inactive && !cfg->servers[i]->active)
+                continue;
+            list[n++] = cfg->servers[i];
+        }
+        *out = list;
+        return n;
+    }
+    for (int i = 0; i < argc; i++) {
+        const struct server_config *srv = config_find_server(cfg, argv[i]);
+        if (srv == NULL) {
+            output_error("Unknown server '%s'", argv[i]);
+            continue;
+        }
+        if (skip_inactive && !srv->active) {
+            output_info("Skipping inactive server '%s'", srv->name);
+            continue;
+        }
+        list[n++] = srv;
+    }
+    *out = list;
+    return n;
+}
+
+void
+cmd_print_help(const struct cmd_entry *entry, const char *options_text)
+{
+    printf("usage: barrel %s [-h] %s\n\n%s\n", entry->name, entry->usage, entry->summary);
+    if (entry->alias)
+        printf("(alias: %s)\n", entry->alias);
+    printf("\noptions:\n  -h, --help            show this help message and exit\n%s", options_text ? options_text : "");
+}

@@ -1,0 +1,35 @@
+/*
+ * cmd_table.c: the command table: names, Barman's aliases, the function,
+ * and whether the command reads the configuration. A command appears here
+ * only once it is implemented.
+ */
+#include "barrel/build.h"
+#include "barrel/cmd.h"
+
+static const struct cmd_entry commands[] = {
+    {"check", NULL, cmd_check, 1, "Check if the server configuration is working", "SERVER_NAME [SERVER_NAME ...]"},
+    {"list-backups", "list-backup", cmd_list_backups, 1, "List available backups for the given server (supports 'all')",
+     "SERVER_NAME [SERVER_NAME ...]"},
+    {"list-files", NULL, cmd_list_files, 1, "List all the files for a single backup", "SERVER_NAME BACKUP_ID"},
+    {"list-servers", "list-server", cmd_list_servers, 1, "List available servers, with useful information", ""},
+    {"show-backup", "show-backups", cmd_show_backup, 1, "Show a single backup's information", "SERVER_NAME BACKUP_ID"},
+    {"show-servers", "show-server", cmd_show_server, 1, "Show all configuration parameters for the specified servers",
+     "SERVER_NAME [SERVER_NAME ...]"},
+    {"status", NULL, cmd_status, 1, "Show the status of the specified servers", "SERVER_NAME [SERVER_NAME ...]"},
+};
+
+const struct cmd_entry *
+cmd_table(size_t *count)
+{
+    *count = BR_ARRAY_LEN(commands);
+    return commands;
+}
+
+const struct cmd_entry *
+cmd_find(const char *name)
+{
+    for (size_t i = 0; i < BR_ARRAY_LEN(commands); i++)
+        if (strcmp(commands[i].name, name) == 0 || (commands[i].alias && strcmp(commands[i].alias, name) == 0))
+            return &commands[i];
+    return NULL;
+}
