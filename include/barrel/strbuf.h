@@ -19,7 +19,8 @@ struct strbuf {
 void strbuf_init(struct strbuf *sb);
 void strbuf_reset(struct strbuf *sb);             /* len = 0, keeps the memory */
 void strbuf_free(struct strbuf *sb);              /* frees, leaves an empty buffer */
-char *strbuf_detach(struct strbuf *sb);           /* caller owns the string; sb is reset empty */
+/* The caller owns the string; sb is left empty and unallocated (buf NULL), usable again by appends. */
+char *strbuf_detach(struct strbuf *sb);
 void strbuf_append(struct strbuf *sb, const char *s);
 void strbuf_append_len(struct strbuf *sb, const char *s, size_t len);
 void strbuf_append_char(struct strbuf *sb, char c);

@@ -50,9 +50,9 @@ strbuf_detach(struct strbuf *sb)
 
     if (s == NULL)
         s = br_strdup("");
+    /* leave sb empty and unallocated: a detached buffer needs no strbuf_free() */
     sb->buf = NULL;
     sb->len = sb->cap = 0;
-    strbuf_grow(sb, 0);
     return s;
 }
 
