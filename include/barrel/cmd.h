@@ -41,12 +41,21 @@ const struct cmd_entry *cmd_find(const char *name);
 /*
  * Resolve the SERVER_NAME arguments of a command: names, or "all" alone.
  * Unknown names are reported with output_error("Unknown server '%s'") and
- * skipped. Returns the number of servers stored in *out (caller frees the
- * array, not the servers); skip_inactive drops inactive servers with
- * Barman's "Skipping inactive server 'X'" message.
+ * skipped. Returns the number of servers stored in *out, sorted by name as
+ * Barman runs them (caller frees the array, not the servers); skip_inactive
+ * silently drops inactive servers.
  */
 size_t cmd_servers_from_args(struct cmd_context *ctx, int argc, char **argv, int skip_inactive,
                              const struct server_config ***out);
+
+/*
+ * Barman's manage_server_command(): 1 if the command runs on this server.
+ * Inactive servers are skipped (or reported, inactive_is_error); disabled
+ * servers have each configuration problem printed as an error (unless
+ * disabled_is_error is 0) and are skipped unless skip_disabled is 0.
+ */
+int cmd_server_usable(const struct server_config *srv, int inactive_is_error, int disabled_is_error,
+                      int skip_inactive, int skip_disabled);
 
 /* Print a command's --help text to stdout. */
 void cmd_print_help(const struct cmd_entry *entry, const char *options_text);

@@ -8,6 +8,13 @@
 #include "barrel/mem.h"
 #include "barrel/output.h"
 
+static int
+server_name_cmp(const void *a, const void *b)
+{
+    const struct server_config *const *sa = a, *const *sb = b;
+    return strcmp((*sa)->name, (*sb)->name);
+}
+
 size_t
 cmd_servers_from_args(struct cmd_context *ctx, int argc, char **argv, int skip_inactive,
                       const struct server_config ***out)
@@ -32,14 +39,34 @@ cmd_servers_from_args(struct cmd_context *ctx, int argc, char **argv, int skip_i
             output_error("Unknown server '%s'", argv[i]);
             continue;
         }
-        if (skip_inactive && !srv->active) {
-            output_info("Skipping inactive server '%s'", srv->name);
+        if (skip_inactive && !srv->active)
             continue;
-        }
         list[n++] = srv;
     }
+    /* Barman runs the servers in name order, whatever the order on the command line */
+    qsort(list, n, sizeof(*list), server_name_cmp);
     *out = list;
     return n;
+}
+
+int
+cmd_server_usable(const struct server_config *srv, int inactive_is_error, int disabled_is_error, int skip_inactive,
+                  int skip_disabled)
+{
+    if (!srv->active) {
+        if (inactive_is_error)
+            output_error("Inactive server: %s", srv->name);
+        if (skip_inactive)
+            return 0;
+    }
+    if (srv->n_disabled_reasons > 0) {
+        if (disabled_is_error)
+            for (size_t i = 0; i < srv->n_disabled_reasons; i++)
+                output_error("%s", srv->disabled_reasons[i]);
+        if (skip_disabled)
+            return 0;
+    }
+    return 1;
 }
 
 void
