@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 struct br_error;
+struct strbuf;
 struct server_config;
 struct barrel_config;
 
@@ -103,7 +104,11 @@ struct backup_info *backup_info_parse(const char *text, const char *origin, cons
                                       struct br_error *err);
 /* Read a file. */
 struct backup_info *backup_info_read(const char *path, const char *backup_id, struct br_error *err);
-/* Serialise exactly as Barman 3.4 would (sorted key=value lines). */
+/*
+ * Serialise exactly as Barman 3.4 would (sorted key=value lines). When
+ * copy_stats is NULL but copy_time >= 0, writes the postgres method's
+ * {'copy_time': X, 'total_time': Y} (Y = copy_time when total_time < 0).
+ */
 void backup_info_serialize(const struct backup_info *bi, struct strbuf *out);
 /* Durable write to bi->path. */
 int backup_info_write(const struct backup_info *bi, struct br_error *err);
@@ -112,6 +117,9 @@ int backup_info_write(const struct backup_info *bi, struct br_error *err);
 int backup_id_is_valid(const char *text);
 /* A new ID from the local time (Barman: strftime("%Y%m%dT%H%M%S")). */
 void backup_id_from_time(time_t when, char *buf);
+
+/* New string: <basebackups_directory>/<ID> (basebackups_directory defaults to <backup_directory>/base). */
+char *catalog_backup_dir(const struct server_config *srv, const char *backup_id);
 
 /* Keep annotations: "full", "standalone" or NULL (caller frees). */
 char *catalog_keep_get(const struct server_config *srv, const char *backup_id);
@@ -126,7 +134,11 @@ struct catalog {
     struct backup_info **backups;
 };
 
-/* Scan base/ and meta/; unreadable backup.info files are an error naming the file. */
+/*
+ * Scan base/ and meta/; unreadable backup.info files are an error naming the
+ * file. Only directory names that are backup IDs count. A missing base/
+ * directory is an empty catalog.
+ */
 struct catalog *catalog_open(const struct server_config *srv, struct br_error *err);
 void catalog_free(struct catalog *cat);
 
@@ -134,10 +146,14 @@ void catalog_free(struct catalog *cat);
  * Resolve a backup selector as Barman does: an ID, a backup name,
  * latest/last (newest DONE or WAITING_FOR_WALS), oldest/first, last-failed.
  * Returns a borrowed pointer or NULL with err: "Unknown backup 'X' for
- * server 'Y'" (BR_E_NOT_FOUND), or Barman's message for ambiguous names.
+ * server 'Y'" (BR_E_NOT_FOUND), or Barman's message for ambiguous names
+ * (BR_E_STATE). Names are searched among DONE and WAITING_FOR_WALS backups.
  */
 struct backup_info *catalog_resolve(const struct catalog *cat, const char *selector, struct br_error *err);
-/* Previous / next backup in ID order among those with the given status mask (1 << status); NULL if none. */
+/*
+ * Previous / next backup in ID order among those with the given status mask
+ * (1 << status, 0 = any status); NULL if none.
+ */
 struct backup_info *catalog_previous(const struct catalog *cat, const struct backup_info *bi, unsigned status_mask);
 struct backup_info *catalog_next(const struct catalog *cat, const struct backup_info *bi, unsigned status_mask);
 #define BACKUP_STATUS_MASK(st) (1u << (st))
@@ -159,6 +175,8 @@ char *xlogdb_path(const struct server_config *srv);
  * Stream every line through cb (stop early by returning non-zero, which is
  * passed back). A missing file is an empty database. Lines that do not
  * parse are an error naming the file and line. Holds the xlogdb lock while reading.
+ * lock_dir NULL: take no lock (the caller already holds it; taking it twice
+ * from one process would deadlock, flock locks belong to each open).
  */
 typedef int (*xlogdb_cb)(const struct xlogdb_entry *entry, void *arg);
 int xlogdb_foreach(const struct server_config *srv, const char *lock_dir, xlogdb_cb cb, void *arg,
