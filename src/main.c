@@ -148,6 +148,7 @@ exit_status_for(const struct br_error *err)
     switch (err->code) {
     case BR_E_USAGE:
     case BR_E_CONFIG:
+    case BR_E_NAGIOS_CRITICAL:
         return 2;
     case BR_E_BAD_WAL_NAME:
         return 3;

@@ -58,7 +58,7 @@ struct retention_policy {
  * 'RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS'").
  */
 int retention_policy_parse(const char *text, struct retention_policy *out, struct br_error *err);
-/* Barman's display form: "REDUNDANCY 2", "RECOVERY WINDOW OF 1 WEEKS". */
+/* Barman's display form: "REDUNDANCY 2", "RECOVERY WINDOW OF 1 WEEKS" ("None" when unset). */
 void retention_policy_format(const struct retention_policy *rp, char *buf, size_t len);
 /* Window length in seconds (a month is 31 days); 0 for non-window policies. */
 int64_t retention_policy_window_seconds(const struct retention_policy *rp);
@@ -180,6 +180,7 @@ struct config_option_info {
     enum config_scope scope;
     const char *default_text;     /* NULL = None */
     int implemented;              /* 0: accepted with a warning */
+    const char *since;            /* NULL: Barman 3.4; "3.10": added in that release; "barrel": ours */
 };
 size_t config_option_count(void);
 const struct config_option_info *config_option_at(size_t idx);

@@ -26,6 +26,7 @@ enum br_error_code {
     BR_E_BAD_WAL_NAME, /* get-wal with a name that is not a WAL name: exit 3 */
     BR_E_CHECK_FAILED, /* a check failed; already reported, exit 1 */
     BR_E_INTERRUPTED,  /* SIGINT/SIGTERM */
+    BR_E_NAGIOS_CRITICAL, /* check --nagios found a problem; already printed: exit 2 */
 };
 
 struct br_error {

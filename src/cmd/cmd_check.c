@@ -971,8 +971,8 @@ cmd_check(struct cmd_context *ctx, int argc, char **argv, struct br_error *err)
 
     if (nagios) {
         if (print_nagios(&results, any_failed || output_had_error())) {
-            /* Barman exits 2 on CRITICAL; BR_E_USAGE is main.c's exit-2 code, the empty message prints nothing */
-            br_error_set(err, BR_E_USAGE, "%s", "");
+            /* Barman exits 2 on CRITICAL; the report is already printed */
+            br_error_set(err, BR_E_NAGIOS_CRITICAL, "%s", "");
             rc = -1;
         }
     } else if (any_failed) {
