@@ -8,10 +8,9 @@
  * ".0" or an exponent so that the text stays a float. We find the shortest
  * digits by asking printf for 1, 2, ... 17 significant digits, correctly
  * rounded by glibc, and keeping the first that strtod() maps back to the
- * same value; then we lay the digits out as Python's float_repr_style
- * "short" does. Not handled: the rare value whose shortest round-tripping
- * string is not the correctly rounded one at that length (power-of-two
- * boundaries); there we print one digit more than Python.
+ * same value (or, at a power of two, the next decimal up: see
+ * pyfloat_shortest()); then we lay the digits out as Python's
+ * float_repr_style "short" does.
  */
 #include "barrel/build.h"
 #include "barrel/fmt.h"
@@ -20,35 +19,79 @@
 
 #define PYFLOAT_MAX_DIGITS 17   /* enough for any double to round-trip */
 
-/* Fill digits (no dot, no trailing zeros) and the exponent of the first digit. */
+/* Split printf's "d.ddde+xx" into its digits and the exponent of the first digit. */
+static void
+pyfloat_split(const char *text, char *digits, size_t dlen, int *exp10)
+{
+    size_t n = 0;
+    const char *p = text;
+
+    for (; *p != '\0' && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9' && n + 1 < dlen)
+            digits[n++] = *p;
+    digits[n] = '\0';
+    *exp10 = *p == 'e' ? (int) strtol(p + 1, NULL, 10) : 0;
+}
+
+/* Does digits x 10^(exp10 - ndigits + 1) read back as value? */
+static int
+pyfloat_reads_back(const char *digits, int exp10, double value)
+{
+    char text[64];
+
+    snprintf(text, sizeof(text), "%c.%se%d", digits[0], digits + 1, exp10);
+    return strtod(text, NULL) == value;
+}
+
+/* Add one unit in the last place to a digit string; a carry out of the top adds an exponent. */
+static void
+pyfloat_increment(char *digits, int *exp10)
+{
+    size_t i = strlen(digits);
+
+    while (i-- > 0) {
+        if (digits[i] != '9') {
+            digits[i]++;
+            return;
+        }
+        digits[i] = '0';
+    }
+    /* all nines: 999 + 1 = 1000, same length, one more power of ten */
+    digits[0] = '1';
+    (*exp10)++;
+}
+
+/*
+ * Fill digits (no dot, no trailing zeros) and the exponent of the first
+ * digit. At each length the correctly rounded digits come first, as Gay's
+ * algorithm prefers the candidate nearest the value; when they miss, the
+ * next decimal up is tried too, because at a power of two the doubles below
+ * are twice as close as those above and only the upper candidate can fit.
+ */
 static void
 pyfloat_shortest(double value, char *digits, size_t dlen, int *exp10)
 {
     char text[64];
     int prec;
+    size_t n;
 
     for (prec = 1; prec <= PYFLOAT_MAX_DIGITS; prec++) {
         snprintf(text, sizeof(text), "%.*e", prec - 1, value);
-        if (strtod(text, NULL) == value)
+        pyfloat_split(text, digits, dlen, exp10);
+        if (pyfloat_reads_back(digits, *exp10, value))
+            break;
+        pyfloat_increment(digits, exp10);
+        if (pyfloat_reads_back(digits, *exp10, value))
             break;
     }
-    if (prec > PYFLOAT_MAX_DIGITS)
+    if (prec > PYFLOAT_MAX_DIGITS) {
         snprintf(text, sizeof(text), "%.*e", PYFLOAT_MAX_DIGITS - 1, value);
-
-    /* text is "d[.ddd]e[+-]xx": collect the digits, then the exponent */
-    {
-        size_t n = 0;
-        const char *p = text;
-        char *e;
-
-        for (; *p != '\0' && *p != 'e'; p++)
-            if (*p >= '0' && *p <= '9' && n + 1 < dlen)
-                digits[n++] = *p;
-        while (n > 1 && digits[n - 1] == '0')
-            n--;
-        digits[n] = '\0';
-        *exp10 = (int) strtol(p + 1, &e, 10);
+        pyfloat_split(text, digits, dlen, exp10);
     }
+    n = strlen(digits);
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    digits[n] = '\0';
 }
 
 void

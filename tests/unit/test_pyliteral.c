@@ -233,6 +233,10 @@ test_fmt_py_float(void **state)
     check_float(0.00012345, "0.00012345");
     check_float(1.7976931348623157e308, "1.7976931348623157e+308");
     check_float(5e-324, "5e-324");
+    /* powers of two, where the correctly rounded digits are not the shortest that read back */
+    check_float(0x1p-1017, "7.120236347223045e-307");
+    check_float(0x1p-957, "8.209073602596753e-289");
+    check_float(9.999999999999999e22, "1e+23");
     check_float(-0.5, "-0.5");
     check_float(0.0, "0.0");
     check_float(-0.0, "-0.0");
