@@ -621,9 +621,13 @@ resolve_globals(struct config_builder *b, struct br_error *err)
     struct resolver r;
     int rc = -1;
 
+    /*
+     * Only the global-only keys: a server option written in [barman] may use
+     * %(name)s, so it is resolved (and checked) for each server that inherits it.
+     */
     resolver_init(&r, b, NULL, b->global);
     for (size_t i = 0; i < config_n_options; i++)
-        if (option_in_scope(&r, &config_options[i]) && resolve_option(&r, i, err) != 0)
+        if (config_options[i].info.scope == CONFIG_SCOPE_GLOBAL && resolve_option(&r, i, err) != 0)
             goto out;
     if (b->cfg->barman_home == NULL) {
         br_error_set(err, BR_E_CONFIG, "%s:%d: missing required option \"barman_home\" in [%s] section",

@@ -410,7 +410,7 @@ test_config_load_string_interpolation(void **state)
 
     (void) state;
     cfg = load_ok("[barman]\nbarman_home = /srv/b\nbarman_lock_directory = %(barman_home)s/locks\n"
-                  "path_prefix = %(barman_home)s/bin\n"
+                  "path_prefix = %(barman_home)s/bin\nstreaming_archiver_name = receive_%(name)s\n"
                   "[pg]\n" PG_OK
                   "backup_directory = /data/%(name)s\n"
                   "description = 100%% of %(name)s on %(CONNINFO)s\n"
@@ -423,6 +423,7 @@ test_config_load_string_interpolation(void **state)
     assert_string_equal(sc->wals_directory, "/data/pg/wals");      /* default follows backup_directory */
     assert_string_equal(sc->description, "100% of pg on host=pg");
     assert_string_equal(sc->custom_decompression_filter, "xz -c -d");
+    assert_string_equal(sc->streaming_archiver_name, "receive_pg");    /* [barman] text, server's name */
     config_free(cfg);
 }
 
