@@ -15,7 +15,7 @@ CPPFLAGS += -Iinclude -I$(shell pg_config --includedir 2>/dev/null || echo /usr/
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
            -Wvla -Wwrite-strings -Wcast-qual -Wshadow -Wno-format-nonliteral -pthread
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -larchive -lzstd -lssh2) -pthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -larchive -lzstd -lssh2) -pthread -lm
 ifeq ($(ASAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
