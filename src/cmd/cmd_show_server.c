@@ -94,13 +94,14 @@ is_int_text(const char *s)
     return 1;
 }
 
+/* Barman 3.4's keys always; barrel's own only when set; newer Barman's never (3.4 has no such key). */
 static int
-option_since_34(const char *name)
+option_shown(const char *name, const char *value)
 {
     for (size_t i = 0; i < config_option_count(); i++) {
         const struct config_option_info *info = config_option_at(i);
         if (strcmp(info->name, name) == 0)
-            return info->since == NULL;
+            return info->since == NULL || (strcmp(info->since, "barrel") == 0 && value != NULL);
     }
     return 0;
 }
@@ -135,8 +136,8 @@ add_config_values(struct kv_list *l, const struct barrel_config *cfg, const stru
 
     for (size_t i = 0; i < srv->n_raw; i++) {
         const char *name = srv->raw_names[i], *value = srv->raw_values[i];
-        if (!option_since_34(name) && value == NULL)
-            continue;       /* newer or barrel-only options appear only when set */
+        if (!option_shown(name, value))
+            continue;
         if (strcmp(name, "backup_options") == 0) {
             text = flags_repr("BackupOptions", srv->backup_options, bo_names, bo_bits, BR_ARRAY_LEN(bo_bits));
             kv_add(l, name, text, VK_TEXT);
