@@ -197,14 +197,6 @@ out:
     return rc;
 }
 
-static int
-server_name_cmp(const void *a, const void *b)
-{
-    const struct server_config *const *sa = a, *const *sb = b;
-
-    return strcmp((*sa)->name, (*sb)->name);
-}
-
 int
 cmd_list_backups(struct cmd_context *ctx, int argc, char **argv, struct br_error *err)
 {
@@ -232,21 +224,17 @@ cmd_list_backups(struct cmd_context *ctx, int argc, char **argv, struct br_error
         return br_error_set(err, BR_E_USAGE, "the following arguments are required: server_name");
 
     n_servers = cmd_servers_from_args(ctx, argc - optind, argv + optind, 1, &servers);
-    /* Barman walks a dict of servers: sorted by name, each once */
-    qsort(servers, n_servers, sizeof(*servers), server_name_cmp);
 
     for (size_t i = 0; i < n_servers; i++) {
         const struct server_config *srv = servers[i];
         struct br_error serr;
 
+        /* Barman walks a dict of servers (sorted by name): a name given twice runs once */
         if (i > 0 && servers[i - 1] == srv)
             continue;
-        /* a disabled server prints its configuration errors and is skipped */
-        if (srv->n_disabled_reasons > 0) {
-            for (size_t r = 0; r < srv->n_disabled_reasons; r++)
-                output_error("%s", srv->disabled_reasons[r]);
+        /* manage_server_command(): a disabled server prints its configuration errors and is skipped */
+        if (!cmd_server_usable(srv, 0, 1, 1, 1))
             continue;
-        }
         br_error_clear(&serr);
         if (list_server(ctx, srv, &opts, &serr) != 0) {
             output_error("%s", serr.msg);

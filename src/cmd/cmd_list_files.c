@@ -114,7 +114,8 @@ walk_dir(struct list_files_ctx *lf, const char *dir)
     }
     closedir(dp);
 
-    qsort(files.names, files.n, sizeof(*files.names), name_cmp);
+    if (files.n > 1)
+        qsort(files.names, files.n, sizeof(*files.names), name_cmp);
     for (size_t i = 0; i < files.n; i++) {
         char *path = br_asprintf("%s/%s", dir, files.names[i]);
         emit_path(lf, path);
@@ -205,6 +206,7 @@ bad_target(const struct cmd_context *ctx, const char *value, struct br_error *er
     return -1;
 }
 
+/* Barman's get_server(), as in cmd_show_backup.c. NULL: nothing to do (reported if it is an error). */
 static const struct server_config *
 single_server(struct cmd_context *ctx, char **name_arg)
 {
@@ -217,11 +219,8 @@ single_server(struct cmd_context *ctx, char **name_arg)
     if (cmd_servers_from_args(ctx, 1, name_arg, 1, &list) == 1)
         srv = list[0];
     free(list);
-    if (srv != NULL && srv->n_disabled_reasons > 0) {
-        for (size_t r = 0; r < srv->n_disabled_reasons; r++)
-            output_error("%s", srv->disabled_reasons[r]);
+    if (srv != NULL && !cmd_server_usable(srv, 0, 1, 1, 1))
         return NULL;
-    }
     return srv;
 }
 

@@ -585,8 +585,9 @@ render_json(const struct backup_ext_info *ext)
 
 /*
  * Barman's get_server() for a single-server command: "all" is refused,
- * unknown and inactive servers are reported by cmd_servers_from_args(), a
- * disabled server prints its configuration errors. NULL: already reported.
+ * unknown servers are reported by cmd_servers_from_args(), inactive ones
+ * skipped, a disabled server prints its configuration errors. NULL: nothing
+ * to do (already reported, if it is an error).
  */
 static const struct server_config *
 single_server(struct cmd_context *ctx, char **name_arg)
@@ -600,11 +601,8 @@ single_server(struct cmd_context *ctx, char **name_arg)
     if (cmd_servers_from_args(ctx, 1, name_arg, 1, &list) == 1)
         srv = list[0];
     free(list);
-    if (srv != NULL && srv->n_disabled_reasons > 0) {
-        for (size_t r = 0; r < srv->n_disabled_reasons; r++)
-            output_error("%s", srv->disabled_reasons[r]);
+    if (srv != NULL && !cmd_server_usable(srv, 0, 1, 1, 1))
         return NULL;
-    }
     return srv;
 }
 
