@@ -31,6 +31,8 @@ TLIB_SRC = $(sort $(wildcard tests/lib/*.c))
 TLIB_OBJ = $(TLIB_SRC:.c=.o)
 HEADERS  = $(sort $(wildcard include/barrel/*.h))
 
+.SECONDARY: $(TLIB_OBJ)
+
 .PHONY: all check check-unit check-integration check-headers deps install uninstall clean demo bench
 
 all: barrel
