@@ -14,10 +14,13 @@ for bin in "$@"; do
     s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-        failed=$((failed + 1)); bad_bins="$bad_bins $bin(exit $rc)"
+        # cmocka exits with the number of tests that failed or errored (a setup
+        # failure prints no FAILED summary); 128 and above is a crash.
+        if [ "$rc" -lt 128 ]; then n=$rc; else n=1; fi
+        failed=$((failed + n)); bad_bins="$bad_bins $bin(exit $rc)"
     fi
     rm -f "$out"
 done
-[ -n "$bad_bins" ] && echo "binaries that exited non-zero without a failed test:$bad_bins"
+[ -n "$bad_bins" ] && echo "binaries that exited non-zero without a FAILED summary:$bad_bins"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

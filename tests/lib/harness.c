@@ -131,6 +131,13 @@ h_copy_tree(const char *src, const char *dst)
     if (rc != 0)
         fprintf(stderr, "harness: cp -a \"%s\" \"%s\" failed: %s", src, dst, r.err);
     h_result_free(&r);
+    if (rc == 0) {
+        /* the fixtures are read-only: a copy a test may change must be writable by its owner */
+        const char *chmod_argv[] = { "chmod", "-R", "u+w", dst, NULL };
+        r = h_run(chmod_argv, NULL, NULL);
+        rc = r.status == 0 ? 0 : -1;
+        h_result_free(&r);
+    }
     return rc;
 }
 
