@@ -57,6 +57,14 @@ size_t cmd_servers_from_args(struct cmd_context *ctx, int argc, char **argv, int
 int cmd_server_usable(const struct server_config *srv, int inactive_is_error, int disabled_is_error,
                       int skip_inactive, int skip_disabled);
 
+/*
+ * Barman's get_server() for a single-server command (show-backup,
+ * list-files, ...): "all" is refused, unknown servers are reported, inactive
+ * ones skipped, a disabled server prints its configuration errors. NULL:
+ * nothing to do (already reported when it is an error).
+ */
+const struct server_config *cmd_single_server(struct cmd_context *ctx, char **name_arg);
+
 /* Print a command's --help text to stdout. */
 void cmd_print_help(const struct cmd_entry *entry, const char *options_text);
 

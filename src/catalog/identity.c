@@ -14,6 +14,7 @@
 #include "barrel/config.h"
 #include "barrel/error.h"
 #include "barrel/fs.h"
+#include "barrel/json.h"
 #include "barrel/mem.h"
 #include "barrel/strbuf.h"
 
@@ -247,32 +248,6 @@ out:
     return rc;
 }
 
-/* json.dumps() string with ensure_ascii: escapes for '"', '\\', controls and non-ASCII. */
-static void
-identity_json_string(const char *s, struct strbuf *out)
-{
-    const unsigned char *p = (const unsigned char *) s;
-
-    strbuf_append_char(out, '"');
-    for (; *p != '\0'; p++) {
-        switch (*p) {
-        case '"': strbuf_append(out, "\\\""); break;
-        case '\\': strbuf_append(out, "\\\\"); break;
-        case '\n': strbuf_append(out, "\\n"); break;
-        case '\r': strbuf_append(out, "\\r"); break;
-        case '\t': strbuf_append(out, "\\t"); break;
-        case '\b': strbuf_append(out, "\\b"); break;
-        case '\f': strbuf_append(out, "\\f"); break;
-        default:
-            if (*p < 0x20 || *p >= 0x7F)
-                strbuf_appendf(out, "\\u%04x", *p);   /* identity values are ASCII digits; bytes are enough */
-            else
-                strbuf_append_char(out, (char) *p);
-        }
-    }
-    strbuf_append_char(out, '"');
-}
-
 int
 catalog_identity_write(const struct server_config *srv, const char *systemid, const char *version,
                        struct br_error *err)
@@ -283,13 +258,14 @@ catalog_identity_write(const struct server_config *srv, const char *systemid, co
 
     if (fs_mkdir_p(srv->backup_directory, 0700, err) < 0)
         return -1;
+    /* Barman: json.dump(indent=4, sort_keys=True) plus a final newline */
+    struct json *obj = json_object();
+    json_object_set(obj, "systemid", json_string(systemid));
+    json_object_set(obj, "version", json_string(version));
     strbuf_init(&sb);
-    /* json.dump(indent=4, sort_keys=True): "systemid" sorts before "version" */
-    strbuf_append(&sb, "{\n    \"systemid\": ");
-    identity_json_string(systemid, &sb);
-    strbuf_append(&sb, ",\n    \"version\": ");
-    identity_json_string(version, &sb);
-    strbuf_append(&sb, "\n}\n");
+    json_write(obj, &sb, 4);
+    strbuf_append_char(&sb, '\n');
+    json_free(obj);
     path = identity_path(srv);
     rc = fs_write_file_durable(path, sb.buf, sb.len, 0600, err);
     free(path);

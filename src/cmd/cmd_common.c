@@ -77,3 +77,20 @@ cmd_print_help(const struct cmd_entry *entry, const char *options_text)
         printf("(alias: %s)\n", entry->alias);
     printf("\noptions:\n  -h, --help            show this help message and exit\n%s", options_text ? options_text : "");
 }
+
+const struct server_config *
+cmd_single_server(struct cmd_context *ctx, char **name_arg)
+{
+    const struct server_config **list = NULL, *srv = NULL;
+
+    if (strcmp(name_arg[0], "all") == 0) {
+        output_error("You cannot use 'all' in a single server context");
+        return NULL;
+    }
+    if (cmd_servers_from_args(ctx, 1, name_arg, 1, &list) == 1)
+        srv = list[0];
+    free(list);
+    if (srv != NULL && !cmd_server_usable(srv, 0, 1, 1, 1))
+        return NULL;
+    return srv;
+}

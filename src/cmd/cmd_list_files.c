@@ -206,24 +206,6 @@ bad_target(const struct cmd_context *ctx, const char *value, struct br_error *er
     return -1;
 }
 
-/* Barman's get_server(), as in cmd_show_backup.c. NULL: nothing to do (reported if it is an error). */
-static const struct server_config *
-single_server(struct cmd_context *ctx, char **name_arg)
-{
-    const struct server_config **list = NULL, *srv = NULL;
-
-    if (strcmp(name_arg[0], "all") == 0) {
-        output_error("You cannot use 'all' in a single server context");
-        return NULL;
-    }
-    if (cmd_servers_from_args(ctx, 1, name_arg, 1, &list) == 1)
-        srv = list[0];
-    free(list);
-    if (srv != NULL && !cmd_server_usable(srv, 0, 1, 1, 1))
-        return NULL;
-    return srv;
-}
-
 int
 cmd_list_files(struct cmd_context *ctx, int argc, char **argv, struct br_error *err)
 {
@@ -269,7 +251,7 @@ cmd_list_files(struct cmd_context *ctx, int argc, char **argv, struct br_error *
         return br_error_set(err, BR_E_USAGE, "unrecognized arguments: %s", argv[optind + 2]);
 
     /* 1. the server and the backup */
-    lf.srv = single_server(ctx, &argv[optind]);
+    lf.srv = cmd_single_server(ctx, &argv[optind]);
     if (lf.srv == NULL)
         return 0;       /* reported; main.c turns an ERROR into exit status 1 */
     cat = catalog_open(lf.srv, err);

@@ -583,29 +583,6 @@ render_json(const struct backup_ext_info *ext)
 
 /* ---- the command ---- */
 
-/*
- * Barman's get_server() for a single-server command: "all" is refused,
- * unknown servers are reported by cmd_servers_from_args(), inactive ones
- * skipped, a disabled server prints its configuration errors. NULL: nothing
- * to do (already reported, if it is an error).
- */
-static const struct server_config *
-single_server(struct cmd_context *ctx, char **name_arg)
-{
-    const struct server_config **list = NULL, *srv = NULL;
-
-    if (strcmp(name_arg[0], "all") == 0) {
-        output_error("You cannot use 'all' in a single server context");
-        return NULL;
-    }
-    if (cmd_servers_from_args(ctx, 1, name_arg, 1, &list) == 1)
-        srv = list[0];
-    free(list);
-    if (srv != NULL && !cmd_server_usable(srv, 0, 1, 1, 1))
-        return NULL;
-    return srv;
-}
-
 int
 cmd_show_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error *err)
 {
@@ -633,7 +610,7 @@ cmd_show_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error 
         return br_error_set(err, BR_E_USAGE, "unrecognized arguments: %s", argv[optind + 2]);
 
     /* 1. the server */
-    srv = single_server(ctx, &argv[optind]);
+    srv = cmd_single_server(ctx, &argv[optind]);
     if (srv == NULL)
         return 0;       /* reported; main.c turns an ERROR into exit status 1 */
 

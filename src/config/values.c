@@ -1,5 +1,5 @@
 /*
- * retention.c: the value parsers of Barman's configuration (spec 1.4 and
+ * values.c: the value parsers of Barman's configuration (spec 1.4 and
  * 7.1): retention policies, time intervals, sizes with SI/IEC suffixes,
  * booleans and Python int().
  *
