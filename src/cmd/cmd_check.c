@@ -932,7 +932,7 @@ cmd_check(struct cmd_context *ctx, int argc, char **argv, struct br_error *err)
     size_t n_servers;
     int nagios = 0, c, any_failed = 0, rc = 0;
 
-    optind = 1;
+    optind = 0;    /* 0, not 1: glibc re-initialises and permutes again (main parsed with "+") */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (c == 'n')
             nagios = 1;

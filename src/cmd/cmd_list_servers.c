@@ -19,7 +19,7 @@ cmd_list_servers(struct cmd_context *ctx, int argc, char **argv, struct br_error
     };
     int minimal = 0, c;
 
-    optind = 1;
+    optind = 0;    /* 0, not 1: glibc re-initialises and permutes again (main parsed with "+") */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (c == 'm')
             minimal = 1;

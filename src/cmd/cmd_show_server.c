@@ -276,7 +276,7 @@ cmd_show_server(struct cmd_context *ctx, int argc, char **argv, struct br_error 
     size_t n;
     int c;
 
-    optind = 1;
+    optind = 0;    /* 0, not 1: glibc re-initialises and permutes again (main parsed with "+") */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (c == 'h') {
             cmd_print_help(cmd_find("show-servers"), NULL);

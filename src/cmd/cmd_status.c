@@ -170,7 +170,7 @@ cmd_status(struct cmd_context *ctx, int argc, char **argv, struct br_error *err)
     size_t n;
     int c, rc = 0;
 
-    optind = 1;
+    optind = 0;    /* 0, not 1: glibc re-initialises and permutes again (main parsed with "+") */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (c == 'h') {
             cmd_print_help(cmd_find("status"), NULL);

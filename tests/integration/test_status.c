@@ -211,6 +211,22 @@ test_show_server_keys_match_barman(void **state)
     h_result_free(&r);
 }
 
+/* argparse accepts options after positional arguments; so must every command (glibc getopt permutes). */
+static void
+test_options_after_server_name(void **state)
+{
+    struct fixture *fx = *state;
+    struct h_result r = barrel(fx, "check", "pg", "--nagios");
+
+    assert_true(strncmp(r.out, "BARMAN CRITICAL - server pg has issues * pg FAILED: PostgreSQL", 62) == 0);
+    assert_string_equal(r.err, "");
+    assert_int_equal(r.status, 2);
+    h_result_free(&r);
+    r = barrel(fx, "list-servers", "--minimal", NULL);
+    assert_string_equal(r.out, "pg\npglz4\npgsrv\npgz\npgzstd\n");
+    h_result_free(&r);
+}
+
 static void
 test_bad_config_exit_2_names_file_and_line(void **state)
 {
@@ -373,6 +389,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_status_server_down_matches_barman, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_server_error_text_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_server_keys_match_barman, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_options_after_server_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_config_exit_2_names_file_and_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_user_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_root_switches_to_barman_user, setup, teardown),
