@@ -10,12 +10,12 @@ DATADIR ?= $(PREFIX)/share/barrel
 DESTDIR ?=
 
 CC      ?= gcc
-PKGS     = libpq libarchive libzstd libssh2
+PKGS     = libpq libarchive libzstd libssh2 libcrypto
 CPPFLAGS += -Iinclude -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
            -Wvla -Wwrite-strings -Wcast-qual -Wshadow -Wno-format-nonliteral -pthread
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -larchive -lzstd -lssh2) -pthread -lm
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -larchive -lzstd -lssh2 -lcrypto) -pthread -lm
 ifeq ($(ASAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined

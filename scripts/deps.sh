@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential pkg-config
-libpq-dev libarchive-dev libzstd-dev libssh2-1-dev libcmocka-dev
+libpq-dev libarchive-dev libzstd-dev libssh2-1-dev libssl-dev libcmocka-dev
 postgresql-15 postgresql-client-15
 openssh-server openssh-client
 zstd lz4 bzip2 gzip tar
