@@ -102,11 +102,87 @@ struct stage *stage_zstd_compress_new(int level, int workers, struct stage *next
 struct stage *stage_zstd_decompress_new(struct stage *next, struct br_error *err);
 
 /*
- * gzip, lz4 or bzip2 compressor through libarchive's write filters (the
+ * gzip, lz4, bzip2 or xz compressor through libarchive's write filters (the
  * same code Barman's archives are read back with). level: 0 = the filter's
  * default. Takes ownership of next.
  */
-enum filter_kind { FILTER_GZIP, FILTER_LZ4, FILTER_BZIP2 };
+enum filter_kind { FILTER_GZIP, FILTER_LZ4, FILTER_BZIP2, FILTER_XZ };
 struct stage *stage_filter_compress_new(enum filter_kind kind, int level, struct stage *next, struct br_error *err);
+
+/* ---- reading archives (restore, verify) ---- */
+
+/*
+ * Read a tar archive file (plain, or compressed with gzip, bzip2, lz4, xz or
+ * zstd: libarchive detects the filter) and push its members into sink as
+ * MEMBER_HEADER / MEMBER_DATA / MEMBER_END chunks, then ARCHIVE_END. Data
+ * comes from libarchive's own buffers (no copy); sparse holes are pushed as
+ * zeros. `prefix` (may be NULL or "") is prepended to every member path,
+ * e.g. "pg_tblspc/16409/" for a tablespace archive. Member paths lose a
+ * leading "./". Does not finish the sink.
+ */
+int archive_reader_run(const char *path, const char *prefix, struct stage *sink, struct br_error *err);
+
+/*
+ * Secure extraction into dest (which must exist): members are refused,
+ * with an error naming them, when their path is absolute, contains a ".."
+ * component, or would be written through a symlink (libarchive's
+ * ARCHIVE_EXTRACT_SECURE_* flags; dest is resolved with realpath first).
+ * Regular files, directories and symlinks are written with their mode
+ * and mtime; other member types are refused. `skip` (NULL-terminated, may
+ * be NULL) lists member paths not to extract (tablespace_map, ...).
+ * At finish the filesystem holding dest is synced once (syncfs), rather
+ * than one fsync per file.
+ */
+struct stage *stage_extract_new(const char *dest, const char *const *skip, struct br_error *err);
+/* Files and bytes written so far. */
+void stage_extract_counts(const struct stage *st, int64_t *files, int64_t *bytes);
+
+/*
+ * Descriptor sink: writes RAW bytes to an open descriptor it does not own
+ * (stdout for get-wal, a temporary file whose durability the caller
+ * handles). `label` names it in messages ("standard output", a path).
+ * Finishing does nothing but finish; closing and fsync are the caller's.
+ */
+struct stage *stage_fd_sink_new(int fd, const char *label);
+int64_t stage_fd_sink_bytes(const struct stage *st);
+
+/* Descriptor source: read `fd` to its end in blocks of STAGE_BLOCK_SIZE and push every block into st (no finish). */
+#define STAGE_BLOCK_SIZE (256 * 1024)
+int stage_pump_fd(int fd, const char *label, struct stage *st, struct br_error *err);
+
+/* ---- tar (src/stage/stage_tar.c) ---- */
+
+struct strbuf;
+
+/*
+ * Tar parser: RAW tar bytes in (cut anywhere), member chunks out:
+ * MEMBER_HEADER, MEMBER_DATA..., MEMBER_END per member, ARCHIVE_END at the
+ * end-of-archive blocks (or at finish when the archive has none). ustar,
+ * GNU long names, pax path/linkpath/size, octal and base-256 numbers. Bad
+ * checksums, a stream cut inside a member and garbage after the end are
+ * BR_E_FORMAT errors. Takes ownership of next.
+ */
+struct stage *stage_tar_parser_new(struct stage *next);
+
+/*
+ * Tar tap: RAW in, the same RAW bytes forwarded unchanged to next; the
+ * member chunks, parsed on the way, go to `side` (owned, may be NULL; it is
+ * finished before next). At finish, an archive that lacks its two 512-byte
+ * end-of-archive zero blocks is completed with them when complete_trailer
+ * is set (*added_bytes, when not NULL, grows by the bytes added), and is an
+ * error otherwise; an archive cut inside a member is always an error.
+ * Takes ownership of next and side.
+ */
+struct stage *stage_tar_tap_new(struct stage *next, struct stage *side, int complete_trailer, int64_t *added_bytes);
+
+/*
+ * Member capture: a pass-through for member chunks that copies the contents
+ * of the regular file named `path` (as the parser names it, without "./")
+ * into `out` (caller-owned, initialised; reset when the member starts) and
+ * sets *found (when not NULL) to 1. A member larger than max_bytes is an
+ * error. next may be NULL. Takes ownership of next.
+ */
+struct stage *stage_member_capture_new(const char *path, struct strbuf *out, size_t max_bytes, int *found,
+                                       struct stage *next);
 
 #endif /* BARREL_STAGE_H */
