@@ -296,6 +296,7 @@ parse_file_entry(struct parser *p)
             if (parse_string(p, &val) != 0)
                 goto out;
             free(f.path);
+            f.path = NULL;
             if (strcmp(key.buf, "Path") == 0)
                 f.path = br_strdup(val.buf);
             else {
