@@ -189,6 +189,19 @@ void xlogdb_format_line(const struct xlogdb_entry *entry, struct strbuf *out);
 int xlogdb_append(const struct server_config *srv, const char *lock_dir, const struct xlogdb_entry *entries,
                   size_t n, struct br_error *err);
 
+/*
+ * Replace xlog.db as a whole (rebuild-xlogdb, WAL removal): under the
+ * blocking xlogdb lock (lock_dir NULL: the caller holds it), `fill` writes
+ * the new entries with xlogdb_writer_add() into "<xlog.db>.tmp", which is
+ * fsynced, renamed over xlog.db, and the directory fsynced. When fill or a
+ * write fails, the temporary file is removed and xlog.db is untouched.
+ */
+struct xlogdb_writer;
+typedef int (*xlogdb_fill_fn)(struct xlogdb_writer *w, void *arg, struct br_error *err);
+int xlogdb_rewrite(const struct server_config *srv, const char *lock_dir, xlogdb_fill_fn fill, void *arg,
+                   struct br_error *err);
+int xlogdb_writer_add(struct xlogdb_writer *w, const struct xlogdb_entry *entry, struct br_error *err);
+
 /* ---- identity.json ---- */
 /* Read systemid and version; returns 0, 1 if the file does not exist, -1 on error. Caller frees. */
 int catalog_identity_read(const struct server_config *srv, char **systemid, char **version, struct br_error *err);

@@ -75,5 +75,14 @@ int cmd_list_backups(struct cmd_context *ctx, int argc, char **argv, struct br_e
 int cmd_show_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_list_files(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_check(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_archive_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_get_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_put_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_rebuild_xlogdb(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+/*
+ * The server of get-wal / put-wal (Barman's get_server(inactive_is_error=True)):
+ * "all", unknown and inactive servers are reported as errors; NULL then.
+ */
+const struct server_config *cmd_wal_server(struct cmd_context *ctx, const char *name);
 
 #endif /* BARREL_CMD_H */

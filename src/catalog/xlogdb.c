@@ -260,3 +260,79 @@ out:
     strbuf_free(&sb);
     return rc;
 }
+
+/* ---- rewrite ---- */
+
+struct xlogdb_writer {
+    FILE *fp;
+    const char *tmp_path;
+    struct strbuf line;
+};
+
+int
+xlogdb_writer_add(struct xlogdb_writer *w, const struct xlogdb_entry *entry, struct br_error *err)
+{
+    strbuf_reset(&w->line);
+    xlogdb_format_line(entry, &w->line);
+    if (fwrite(w->line.buf, 1, w->line.len, w->fp) != w->line.len)
+        return br_error_sys(err, BR_E_IO, "could not write file \"%s\"", w->tmp_path);
+    return 0;
+}
+
+int
+xlogdb_rewrite(const struct server_config *srv, const char *lock_dir, xlogdb_fill_fn fill, void *arg,
+               struct br_error *err)
+{
+    struct catalog_lock *lock = NULL;
+    struct xlogdb_writer w = {0};
+    char *wals = NULL, *path = NULL, *tmp = NULL;
+    int rc = -1;
+
+    strbuf_init(&w.line);
+    if (lock_dir != NULL) {
+        lock = catalog_lock_acquire(lock_dir, srv->name, "xlogdb", 1, err);
+        if (lock == NULL)
+            goto out;
+    }
+    wals = xlogdb_wals_dir(srv);
+    if (fs_mkdir_p(wals, 0700, err) < 0)
+        goto out;
+    path = xlogdb_path(srv);
+    tmp = br_asprintf("%s.tmp", path);
+    w.tmp_path = tmp;
+    w.fp = fopen(tmp, "we");
+    if (w.fp == NULL) {
+        br_error_sys(err, BR_E_IO, "could not create file \"%s\"", tmp);
+        goto out;
+    }
+    if (fill(&w, arg, err) != 0)
+        goto out;
+    if (fflush(w.fp) != 0 || fsync(fileno(w.fp)) != 0) {
+        br_error_sys(err, BR_E_IO, "could not fsync file \"%s\"", tmp);
+        goto out;
+    }
+    if (fclose(w.fp) != 0) {
+        w.fp = NULL;
+        br_error_sys(err, BR_E_IO, "could not close file \"%s\"", tmp);
+        goto out;
+    }
+    w.fp = NULL;
+    if (rename(tmp, path) != 0) {
+        br_error_sys(err, BR_E_IO, "could not rename \"%s\" to \"%s\"", tmp, path);
+        goto out;
+    }
+    if (fs_fsync_parent(path, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    if (w.fp != NULL)
+        fclose(w.fp);
+    if (rc != 0 && tmp != NULL)
+        unlink(tmp);
+    catalog_lock_release(lock);
+    strbuf_free(&w.line);
+    free(tmp);
+    free(path);
+    free(wals);
+    return rc;
+}

@@ -7,11 +7,17 @@
 #include "barrel/cmd.h"
 
 static const struct cmd_entry commands[] = {
+    {"archive-wal", NULL, cmd_archive_wal, 1, "Execute maintenance operations on WAL files for a given server", "SERVER_NAME"},
     {"check", NULL, cmd_check, 1, "Check if the server configuration is working", "SERVER_NAME [SERVER_NAME ...]"},
+    {"get-wal", NULL, cmd_get_wal, 1, "Retrieve WAL_NAME file from SERVER_NAME archive", "SERVER_NAME WAL_NAME"},
     {"list-backups", "list-backup", cmd_list_backups, 1, "List available backups for the given server (supports 'all')",
      "SERVER_NAME [SERVER_NAME ...]"},
     {"list-files", NULL, cmd_list_files, 1, "List all the files for a single backup", "SERVER_NAME BACKUP_ID"},
     {"list-servers", "list-server", cmd_list_servers, 1, "List available servers, with useful information", ""},
+    {"put-wal", NULL, cmd_put_wal, 1,
+     "Receive a WAL file from SERVER_NAME and securely store it in the incoming directory", "SERVER_NAME"},
+    {"rebuild-xlogdb", NULL, cmd_rebuild_xlogdb, 1, "Rebuild the WAL file database guessing it from the disk content",
+     "SERVER_NAME [SERVER_NAME ...]"},
     {"show-backup", "show-backups", cmd_show_backup, 1, "Show a single backup's information", "SERVER_NAME BACKUP_ID"},
     {"show-servers", "show-server", cmd_show_server, 1, "Show all configuration parameters for the specified servers",
      "SERVER_NAME [SERVER_NAME ...]"},

@@ -1,5 +1,5 @@
 /*
- * stage_filter.c: gzip, lz4 and bzip2 compressor stages built on
+ * stage_filter.c: gzip, lz4, bzip2 and xz compressor stages built on
  * libarchive's write filters, so the same library that reads Barman's
  * archives back also writes them. libarchive's "raw" format passes the
  * bytes through untouched; only the filter is applied. Padding of the last
@@ -113,6 +113,7 @@ stage_filter_compress_new(enum filter_kind kind, int level, struct stage *next, 
     case FILTER_GZIP: fs->filter_name = "gzip"; rc = archive_write_add_filter_gzip(fs->a); break;
     case FILTER_LZ4: fs->filter_name = "lz4"; rc = archive_write_add_filter_lz4(fs->a); break;
     case FILTER_BZIP2: fs->filter_name = "bzip2"; rc = archive_write_add_filter_bzip2(fs->a); break;
+    case FILTER_XZ: fs->filter_name = "xz"; rc = archive_write_add_filter_xz(fs->a); break;
     default: rc = ARCHIVE_FATAL; fs->filter_name = "unknown";
     }
     if (rc != ARCHIVE_OK) {
