@@ -272,8 +272,13 @@ read_stream(struct putwal *pw, int in_fd, struct br_error *err)
         if (strncmp(name, "./", 2) == 0)
             name += 2;
         if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) != NULL) {
-            br_error_set(err, BR_E_FORMAT, "Unsupported file type '%c' for file '%s' in put-wal for server '%s'%s",
-                         tar_type_char(entry), name, pw->srv->name, pw->suffix);
+            /* Python's tarfile names a directory without its trailing slashes */
+            size_t len = strlen(name);
+
+            while (archive_entry_filetype(entry) == AE_IFDIR && len > 1 && name[len - 1] == '/')
+                len--;
+            br_error_set(err, BR_E_FORMAT, "Unsupported file type '%c' for file '%.*s' in put-wal for server '%s'%s",
+                         tar_type_char(entry), (int) len, name, pw->srv->name, pw->suffix);
             goto out;
         }
         if (strchr(name, '/') != NULL || name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {

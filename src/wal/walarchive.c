@@ -347,6 +347,8 @@ job_prepare(struct run *run, struct job *job)
         job->result = RES_TMP;
         return;
     }
+    if (fs_mkdir_p(job->dst_dir, 0700, err) < 0)
+        return;
     job->result = RES_MOVE;
 }
 
