@@ -85,4 +85,7 @@ int cmd_rebuild_xlogdb(struct cmd_context *ctx, int argc, char **argv, struct br
  */
 const struct server_config *cmd_wal_server(struct cmd_context *ctx, const char *name);
 
+int cmd_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_check_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+
 #endif /* BARREL_CMD_H */

@@ -8,7 +8,11 @@
 
 static const struct cmd_entry commands[] = {
     {"archive-wal", NULL, cmd_archive_wal, 1, "Execute maintenance operations on WAL files for a given server", "SERVER_NAME"},
+    {"backup", NULL, cmd_backup, 1, "Perform a full backup for the given server (supports 'all')",
+     "SERVER_NAME [SERVER_NAME ...]"},
     {"check", NULL, cmd_check, 1, "Check if the server configuration is working", "SERVER_NAME [SERVER_NAME ...]"},
+    {"check-backup", NULL, cmd_check_backup, 1, "Make sure that all the required WAL files to check the consistency of a physical backup are available",
+     "SERVER_NAME BACKUP_ID"},
     {"get-wal", NULL, cmd_get_wal, 1, "Retrieve WAL_NAME file from SERVER_NAME archive", "SERVER_NAME WAL_NAME"},
     {"list-backups", "list-backup", cmd_list_backups, 1, "List available backups for the given server (supports 'all')",
      "SERVER_NAME [SERVER_NAME ...]"},
