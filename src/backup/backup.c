@@ -37,6 +37,7 @@
 #include "barrel/pgmeta.h"
 #include "barrel/stage.h"
 #include "barrel/timestamp.h"
+#include "barrel/walarchive.h"
 #include "barrel/xlog.h"
 
 /* Two backups of a server in the same second would get the same ID: wait for the next second, this many times. */
@@ -427,7 +428,11 @@ step_complete(struct backup_ctx *cx, struct br_error *err)
     return 0;
 }
 
-/* Barman's check_backup, now or until the WAL is archived (--wait), under the backup's own lock. */
+/*
+ * Barman's wait: archive what incoming/ and streaming/ hold (archive-wal,
+ * quietly), then check_backup; once, or until the WAL is there with --wait.
+ * The check runs under the backup's own lock.
+ */
 static int
 step_wait_for_wal(struct backup_ctx *cx, struct br_error *err)
 {
@@ -444,7 +449,13 @@ step_wait_for_wal(struct backup_ctx *cx, struct br_error *err)
         output_info("Waiting for the WAL file %s from server '%s'", bi->end_wal, cx->srv->name);
     for (;;) {
         struct timespec nap = {BACKUP_WAIT_POLL_MS / 1000, (BACKUP_WAIT_POLL_MS % 1000) * 1000000L};
+        struct walarchive_opts wo = {0, 0};
+        struct br_error e;
 
+        /* another archive-wal (cron) may hold its lock: then it does the work, and this is a no-op */
+        br_error_clear(&e);
+        if (walarchive_run(cx->srv, cx->opts->lock_dir, &wo, &e) != 0)
+            br_log_warning("archive-wal for server %s: %s", cx->srv->name, e.msg);
         rc = backup_check(cx->srv, bi, err);
         if (rc != 0 || !cx->opts->wait || bi->status != BACKUP_STATUS_WAITING_FOR_WALS || backup_signalled())
             break;
@@ -514,9 +525,9 @@ mark_failed(struct backup_ctx *cx, struct br_error *err)
         if (backup_info_write(bi, &e) != 0)
             br_log_error("could not mark backup %s FAILED: %s", bi->backup_id, e.msg);
     }
-    br_error_set(err, err->code, "backup failed %s: %s", cx->action ? cx->action : "", cause);
-    br_error_detail(err, "Backup %s of server '%s' is marked FAILED in \"%s\".", bi->backup_id, cx->srv->name,
-                    bi->path);
+    /* one line: what failed, where, why; backup.info holds the same */
+    br_error_set(err, err->code, "backup %s of server '%s' failed %s: %s", bi->backup_id, cx->srv->name,
+                 cx->action ? cx->action : "", cause);
 }
 
 int

@@ -127,8 +127,7 @@ backup_check_last_archived(const char *wals_dir, const char *tli_hex, char *name
         }
         free_names(files);
         free(hash_path);
-        /* Barman stops at the first hash directory of the timeline, even when it holds no segment */
-        break;
+        /* a hash directory without a segment: Barman goes on with the next one down */
     }
     free_names(dirs);
     return found;
