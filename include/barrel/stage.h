@@ -185,4 +185,14 @@ struct stage *stage_tar_tap_new(struct stage *next, struct stage *side, int comp
 struct stage *stage_member_capture_new(const char *path, struct strbuf *out, size_t max_bytes, int *found,
                                        struct stage *next);
 
+/*
+ * Walk a directory tree (a plain-format backup) and push its regular files,
+ * directories and symlinks into sink as members, like archive_reader_run:
+ * paths relative to root with `prefix` prepended; file contents read in
+ * fixed blocks. Symlinks are reported, never followed; names in `skip`
+ * (top-level entries, NULL-terminated, may be NULL) are not walked.
+ */
+int dir_reader_run(const char *root, const char *prefix, const char *const *skip, struct stage *sink,
+                   struct br_error *err);
+
 #endif /* BARREL_STAGE_H */

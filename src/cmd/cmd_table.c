@@ -27,6 +27,8 @@ static const struct cmd_entry commands[] = {
     {"show-backup", "show-backups", cmd_show_backup, 1, "Show a single backup's information", "SERVER_NAME BACKUP_ID"},
     {"show-servers", "show-server", cmd_show_server, 1, "Show all configuration parameters for the specified servers",
      "SERVER_NAME [SERVER_NAME ...]"},
+    {"verify-backup", "verify", cmd_verify_backup, 1, "Verify a backup against its manifest, inside its archives, and its WAL",
+     "SERVER_NAME BACKUP_ID"},
     {"status", NULL, cmd_status, 1, "Show the status of the specified servers", "SERVER_NAME [SERVER_NAME ...]"},
 };
 
