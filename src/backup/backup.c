@@ -469,6 +469,9 @@ step_wait_for_wal(struct backup_ctx *cx, struct br_error *err)
     catalog_lock_release(lock);
     if (rc != 0)
         return -1;
+    if (bi->status == BACKUP_STATUS_WAITING_FOR_WALS && backup_signalled())
+        return br_error_set(err, BR_E_INTERRUPTED, "interrupted while waiting for the WAL of backup %s of server "
+                            "'%s', which stays WAITING_FOR_WALS", bi->backup_id, cx->srv->name);
     if (bi->status == BACKUP_STATUS_WAITING_FOR_WALS)
         output_warning("IMPORTANT: this backup is classified as WAITING_FOR_WALS, meaning that Barman has not "
                        "received yet all the required WAL files for the backup consistency.\n"
