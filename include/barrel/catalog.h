@@ -219,6 +219,9 @@ struct catalog_lock;
 /* NULL with err BR_E_LOCKED when busy (non-blocking) */
 struct catalog_lock *catalog_lock_acquire(const char *lock_dir, const char *server, const char *what,
                                           int blocking, struct br_error *err);
+/* A global lock, <lock_dir>/.<what>.lock (Barman's .cron.lock, .config-update.lock), same rules. */
+struct catalog_lock *catalog_lock_acquire_global(const char *lock_dir, const char *what, int blocking,
+                                                 struct br_error *err);
 void catalog_lock_release(struct catalog_lock *lock);
 /* pid of the holder if the lock is held by another process, 0 if free, -1 on error. */
 long catalog_lock_holder(const char *lock_dir, const char *server, const char *what, struct br_error *err);

@@ -75,6 +75,8 @@ int cmd_list_backups(struct cmd_context *ctx, int argc, char **argv, struct br_e
 int cmd_show_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_list_files(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_check(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_switch_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_cron(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_verify_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_receive_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_archive_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);

@@ -55,11 +55,10 @@ lock_read_pid(int fd)
     return pid;
 }
 
-struct catalog_lock *
-catalog_lock_acquire(const char *lock_dir, const char *server, const char *what, int blocking,
-                     struct br_error *err)
+/* Take the lock on `path` (ownership of the string is taken). */
+static struct catalog_lock *
+lock_acquire_path(char *path, int blocking, struct br_error *err)
 {
-    char *path = lock_path(lock_dir, server, what);
     struct catalog_lock *lock = NULL;
     char pidtext[32];
     int len;
@@ -103,6 +102,23 @@ fail:
         close(fd);   /* also drops the flock if we got it */
     free(path);
     return NULL;
+}
+
+struct catalog_lock *
+catalog_lock_acquire(const char *lock_dir, const char *server, const char *what, int blocking,
+                     struct br_error *err)
+{
+    return lock_acquire_path(lock_path(lock_dir, server, what), blocking, err);
+}
+
+struct catalog_lock *
+catalog_lock_acquire_global(const char *lock_dir, const char *what, int blocking, struct br_error *err)
+{
+    char *name = br_asprintf(".%s.lock", what);
+    char *path = path_join(lock_dir, name);
+
+    free(name);
+    return lock_acquire_path(path, blocking, err);
 }
 
 void

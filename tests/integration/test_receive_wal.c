@@ -939,6 +939,279 @@ test_receive_wal_follows_timeline_switch(void **state)
     free(log);
 }
 
+/* ---- switch-wal ---- */
+
+static void
+test_switch_wal(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    char *log = br_asprintf("%s/switch.log", fx->tmp);
+    char wal[64], *line, *p;
+    struct h_result r;
+    pid_t pid;
+
+    /* plain switch (alias switch-xlog too) */
+    r = barrel(fx, NULL, "switch-wal", "noslot", NULL);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(sscanf(r.out, "The WAL file %24s has been closed on server 'noslot'", wal), 1);
+    h_result_free(&r);
+    free(sql(fx->pg, "CREATE TABLE IF NOT EXISTS sw(i int); INSERT INTO sw VALUES (1)"));
+    r = barrel(fx, NULL, "switch-xlog", "noslot", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "has been closed on server 'noslot'\n"));
+    h_result_free(&r);
+
+    /* a standby-less, unreachable server */
+    r = barrel(fx, NULL, "switch-wal", "--archive-timeout", "x");
+    assert_int_equal(r.status, 2);
+    h_result_free(&r);
+
+    if (!fx->have_archive_wal) {
+        print_message("archive-wal is not available: --archive not tested\n");
+        free(log);
+        return;
+    }
+
+    /* --archive with a receiver running: the closed file arrives in wals/ */
+    pid = start_receiver(fx, NULL, "noslot", log);
+    assert_receiver_up(fx, "noslot", pid, log);
+    free(sql(fx->pg, "INSERT INTO sw VALUES (2)"));
+    {
+        const char *argv[] = {h_barrel_bin(), "-c", fx->conf, "switch-wal", "--force", "--archive",
+                              "--archive-timeout", "30", "noslot", NULL};
+        r = h_run(argv, NULL, NULL);
+    }
+    if (r.status != 0)
+        fail_msg("switch-wal --archive failed:\n%s%s", r.out, r.err);
+    assert_int_equal(sscanf(r.out, "The WAL file %24s has been closed on server 'noslot'", wal), 1);
+    line = br_asprintf("Waiting for the WAL file %s from server 'noslot' (max: 30 seconds)", wal);
+    assert_has_line(r.out, line);
+    free(line);
+    assert_has_line(r.out, "Processing xlog segments from streaming for noslot");
+    line = br_asprintf("\t%s", wal);
+    assert_has_line(r.out, line);
+    free(line);
+    h_result_free(&r);
+    p = received_copy(fx, "noslot", wal);
+    assert_non_null(p);
+    assert_non_null(strstr(p, "/wals/"));
+    free(p);
+
+    /* no receiver: the wait times out with Barman's error */
+    r = barrel(fx, NULL, "receive-wal", "--stop", "noslot");
+    assert_int_equal(r.status, 0);
+    h_result_free(&r);
+    assert_true(wait_child(pid, 5000) != -1);
+    free(sql(fx->pg, "INSERT INTO sw VALUES (3)"));
+    {
+        const char *argv[] = {h_barrel_bin(), "-c", fx->conf, "switch-wal", "--archive", "--archive-timeout", "1",
+                              "noslot", NULL};
+        r = h_run(argv, NULL, NULL);
+    }
+    assert_int_equal(r.status, 1);
+    assert_int_equal(sscanf(r.out, "The WAL file %24s has been closed on server 'noslot'", wal), 1);
+    line = br_asprintf("ERROR: The WAL file %s has not been received in 1 seconds\n", wal);
+    assert_string_equal(r.err, line);
+    free(line);
+    h_result_free(&r);
+    free(log);
+}
+
+/* ---- cron ---- */
+
+/* Running receive-wal processes for this configuration and server (zombies excluded). */
+static int
+count_receivers(const char *conf, const char *server)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL) {
+        char path[300], buf[4096], stat_buf[512];
+        const char *args[16];
+        size_t len, nargs = 0;
+        FILE *fp;
+        int has_conf = 0, has_cmd = 0, has_srv = 0;
+
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+        fp = fopen(path, "r");
+        if (fp == NULL)
+            continue;
+        if (fgets(stat_buf, sizeof(stat_buf), fp) == NULL || strstr(stat_buf, ") Z ") != NULL) {
+            fclose(fp);
+            continue;
+        }
+        fclose(fp);
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+        fp = fopen(path, "r");
+        if (fp == NULL)
+            continue;
+        len = fread(buf, 1, sizeof(buf) - 1, fp);
+        fclose(fp);
+        buf[len] = '\0';
+        for (size_t off = 0; off < len && nargs < BR_ARRAY_LEN(args); off += strlen(buf + off) + 1)
+            args[nargs++] = buf + off;
+        for (size_t i = 0; i < nargs; i++) {
+            has_conf |= strcmp(args[i], conf) == 0;
+            has_cmd |= strcmp(args[i], "receive-wal") == 0;
+            has_srv |= strcmp(args[i], server) == 0 && i > 0 && strcmp(args[i - 1], "receive-wal") == 0;
+        }
+        if (has_conf && has_cmd && has_srv)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void
+write_cron_config(const struct fixture *fx, const char *conf, const char *home, int c2_streaming)
+{
+    char *conninfo = h_pg_conninfo(fx->pg), *repl = h_pg_repl_conninfo(fx->pg), *user = h_current_user();
+    char *text = br_asprintf("[barman]\nbarman_home = %s\nbarman_user = %s\nlog_file = %s/cron.log\n\n"
+                             "[c1]\nconninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\n"
+                             "streaming_archiver = on\nslot_name = barrel_c1\ncreate_slot = auto\n\n"
+                             "[c2]\nconninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\n"
+                             "streaming_archiver = %s\narchiver = on\n\n"
+                             "[c3]\nactive = false\nconninfo = %s\nbackup_method = postgres\narchiver = on\n",
+                             home, user, fx->tmp, conninfo, repl, conninfo, repl, c2_streaming ? "on" : "off",
+                             conninfo);
+
+    h_write_file(conf, text);
+    free(text);
+    free(conninfo);
+    free(repl);
+    free(user);
+}
+
+/* cron's receivers are not our children (new session, reparented): kill them by the pid in their locks. */
+static void
+kill_cron_receivers(const char *home)
+{
+    static const char *const servers[] = {"c1", "c2"};
+
+    for (size_t i = 0; i < BR_ARRAY_LEN(servers); i++) {
+        char *path = br_asprintf("%s/.%s-receive-wal.lock", home, servers[i]);
+        int fd = open(path, O_RDONLY);
+
+        free(path);
+        if (fd < 0)
+            continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            char buf[32] = {0};
+            long pid;
+
+            if (pread(fd, buf, sizeof(buf) - 1, 0) > 0 && (pid = strtol(buf, NULL, 10)) > 0)
+                kill((pid_t) pid, SIGKILL);
+        }
+        close(fd);
+    }
+}
+
+static char *g_cron_home;
+
+static void
+cron_cleanup_at_exit(void)
+{
+    if (g_cron_home != NULL)
+        kill_cron_receivers(g_cron_home);
+}
+
+static void
+test_cron(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    char *conf = br_asprintf("%s/cron.conf", fx->tmp);
+    char *home = br_asprintf("%s/cronhome", fx->tmp);
+    char *lockpath, *line;
+    struct h_result r;
+    struct fixture cfx = *fx;
+    long c1, c2;
+    int fd;
+
+    mkdir(home, 0700);
+    g_cron_home = home;
+    atexit(cron_cleanup_at_exit);
+    write_cron_config(fx, conf, home, 1);
+    cfx.home = home;
+
+    /* first run: one archive-wal and one receiver per active server */
+    r = barrel(fx, conf, "cron", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "Starting WAL archiving for server c1\n"
+                               "Starting streaming archiver for server c1\n"
+                               "Starting WAL archiving for server c2\n"
+                               "Starting streaming archiver for server c2\n"
+                               "Skipping inactive server 'c3'\n");
+    h_result_free(&r);
+    c1 = lock_holder(&cfx, "c1", "receive-wal");
+    c2 = lock_holder(&cfx, "c2", "receive-wal");
+    assert_true(c1 > 0);
+    assert_true(c2 > 0);
+    assert_int_equal(count_receivers(conf, "c1"), 1);
+    assert_int_equal(count_receivers(conf, "c2"), 1);
+
+    /* second run: archive-wal again, no second receiver */
+    r = barrel(fx, conf, "cron", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.out, "Starting streaming archiver"));
+    assert_true(has_line(r.out, "Starting WAL archiving for server c1")
+                || has_line(r.out, "Another archive-wal process is already running on server c1. Skipping to the "
+                                   "next server"));
+    h_result_free(&r);
+    sleep_ms(500);
+    assert_int_equal(count_receivers(conf, "c1"), 1);
+    assert_int_equal(count_receivers(conf, "c2"), 1);
+    assert_int_equal(lock_holder(&cfx, "c1", "receive-wal"), c1);
+    assert_int_equal(lock_holder(&cfx, "c2", "receive-wal"), c2);
+
+    /* a second cron while one runs (the global lock is held): refused, exit 0 */
+    lockpath = br_asprintf("%s/.cron.lock", home);
+    fd = open(lockpath, O_RDWR | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    r = barrel(fx, conf, "cron", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "Another cron process is already running. Skipping this run\n");
+    h_result_free(&r);
+    close(fd);
+    free(lockpath);
+
+    /* a server whose cron lock is held is skipped */
+    lockpath = br_asprintf("%s/.c1-cron.lock", home);
+    fd = open(lockpath, O_RDWR | O_CREAT, 0600);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    r = barrel(fx, conf, "cron", NULL, NULL);
+    assert_has_line(r.out, "Another cron process is already running on server c1. Skipping to the next server");
+    h_result_free(&r);
+    close(fd);
+    free(lockpath);
+
+    /* streaming_archiver turned off: cron stops that receiver */
+    write_cron_config(fx, conf, home, 0);
+    r = barrel(fx, conf, "cron", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    line = br_asprintf("Stopped process receive-wal(%ld)", c2);
+    assert_has_line(r.out, line);
+    free(line);
+    h_result_free(&r);
+    assert_int_equal(count_receivers(conf, "c2"), 0);
+    assert_int_equal(count_receivers(conf, "c1"), 1);
+
+    r = barrel(fx, conf, "receive-wal", "--stop", "c1");
+    assert_int_equal(r.status, 0);
+    h_result_free(&r);
+    assert_int_equal(count_receivers(conf, "c1"), 0);
+    kill_cron_receivers(home);
+    g_cron_home = NULL;
+    free(conf);
+    free(home);
+}
+
 int
 main(void)
 {
@@ -948,7 +1221,12 @@ main(void)
         cmocka_unit_test(test_receive_wal_create_slot_auto),
         cmocka_unit_test(test_receive_wal_under_load_with_kills),
         cmocka_unit_test(test_receive_wal_follows_timeline_switch),
+        cmocka_unit_test(test_switch_wal),
+        cmocka_unit_test(test_cron),
     };
 
+    /* RECEIVE_WAL_TESTS=test_cron runs one test (a cmocka filter pattern), for debugging */
+    if (getenv("RECEIVE_WAL_TESTS") != NULL)
+        cmocka_set_test_filter(getenv("RECEIVE_WAL_TESTS"));
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
