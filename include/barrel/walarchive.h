@@ -13,7 +13,7 @@ struct server_config;
 
 struct walarchive_opts {
     int verbose;     /* Barman's verbose mode: headers and "no file found" even with nothing to do */
-    int workers;     /* compression threads; 0 = one per online CPU, at most WALARCHIVE_MAX_WORKERS */
+    int workers;     /* compression threads; 0 = online CPUs + 1 (or $BARREL_ARCHIVE_WORKERS), at most WALARCHIVE_MAX_WORKERS */
 };
 
 #define WALARCHIVE_MAX_WORKERS 8

@@ -44,6 +44,37 @@ struct fx {
     char *conf;
 };
 
+/* Run a shell command line that must succeed. */
+static void
+sh_ok(const char *fmt, ...) BR_PRINTF(1, 2);
+
+static void
+sh_ok(const char *fmt, ...)
+{
+    va_list ap;
+    char *cmd;
+    struct h_result r;
+
+    va_start(ap, fmt);
+    cmd = br_vasprintf(fmt, ap);
+    va_end(ap);
+    r = h_sh("%s", cmd);
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", cmd, r.status, r.err);
+    h_result_free(&r);
+    free(cmd);
+}
+
+/* Write text into <home>/pg/<rel>. */
+static void
+put_text(struct fx *fx, const char *rel, const char *text)
+{
+    char *path = br_asprintf("%s/pg/%s", fx->home, rel);
+
+    h_write_file(path, text);
+    free(path);
+}
+
 static void
 write_conf(struct fx *fx, const char *extra)
 {
@@ -71,7 +102,7 @@ setup(void **state)
     fx->tmp = h_mkdtemp();
     fx->home = br_asprintf("%s/home", fx->tmp);
     fx->conf = br_asprintf("%s/barman.conf", fx->tmp);
-    assert_int_equal(h_sh("mkdir -p %s/pg/incoming %s/pg/streaming %s/pgtl/wals", fx->home, fx->home, fx->home).status, 0);
+    sh_ok("mkdir -p %s/pg/incoming %s/pg/streaming %s/pgtl/wals", fx->home, fx->home, fx->home);
     write_conf(fx, NULL);
     *state = fx;
     return 0;
@@ -254,7 +285,10 @@ test_archive_wal_streaming_keeps_newest_complete(void **state)
         prefix = br_asprintf("000000010000000000000014\t%lld\t", (long long) st.st_size);
         assert_true(strncmp(line, prefix, strlen(prefix)) == 0);
         assert_non_null(strstr(line, "\tgzip"));
-        got = sha_of(br_asprintf("gzip -dc '%s'", path));   /* leaks the small command string: test only */
+        char *cmd = br_asprintf("gzip -dc '%s'", path);
+
+        got = sha_of(cmd);
+        free(cmd);
         free(prefix);
         free(path);
     }
@@ -312,10 +346,10 @@ test_archive_wal_incoming_errors_and_precompressed(void **state)
     put_sample(fx, SEG_BZIP2, "incoming/000000010000000000000012");
     put_sample(fx, SEG_GZIP, "incoming/000000010000000000000019");
     put_sample(fx, SEG_PLAIN, "incoming/000000010000000000000014.00000028.backup");
-    h_write_file(br_asprintf("%s/pg/incoming/garbage.txt", fx->home), "x\n");
-    h_write_file(br_asprintf("%s/pg/incoming/.hidden", fx->home), "x\n");
-    h_write_file(br_asprintf("%s/pg/incoming/00000001000000000000001A.tmp", fx->home), "x\n");
-    assert_int_equal(h_sh("mkdir %s/pg/incoming/00000001000000000000001B", fx->home).status, 0);
+    put_text(fx, "incoming/garbage.txt", "x\n");
+    put_text(fx, "incoming/.hidden", "x\n");
+    put_text(fx, "incoming/00000001000000000000001A.tmp", "x\n");
+    sh_ok("mkdir %s/pg/incoming/00000001000000000000001B", fx->home);
     expect_run(fx, "archive-wal pg", 0,
                "Processing xlog segments from streaming for pg\n"
                "\tno file found\n"
@@ -337,7 +371,11 @@ test_archive_wal_incoming_errors_and_precompressed(void **state)
     assert_non_null(strstr(line, "\tgzip"));
     free(line);
     stored = read_rel(fx, "pg/wals/" HASH "/000000010000000000000012");
-    orig = h_read_file(fixture(SEG_BZIP2));
+    {
+        char *bz = fixture(SEG_BZIP2);
+        orig = h_read_file(bz);
+        free(bz);
+    }
     assert_memory_equal(stored, orig, 225);
     free(stored);
     free(orig);
@@ -363,8 +401,11 @@ test_archive_wal_duplicates(void **state)
     char *names;
 
     put_sample(fx, SEG_PLAIN, "incoming/000000010000000000000019");
-    assert_int_equal(h_sh("gzip -dc < '%s' > %s/pg/incoming/000000010000000000000019",
-                          fixture(SEG_GZIP), fx->home).status, 0);
+    {
+        char *gz = fixture(SEG_GZIP);
+        sh_ok("gzip -dc < '%s' > %s/pg/incoming/000000010000000000000019", gz, fx->home);
+        free(gz);
+    }
     expect_run(fx, "-q archive-wal pg", 0, "", "");
     names = xlogdb_names(fx);
     assert_string_equal(names, "000000010000000000000019\n");
@@ -428,8 +469,8 @@ test_archive_wal_left_over_tmp_and_busy_lock(void **state)
     struct h_result r;
 
     /* a crash left a torn .tmp: ignored by rebuild, overwritten by the next run */
-    assert_int_equal(h_sh("mkdir -p %s/pg/wals/" HASH " && echo torn > %s/pg/wals/" HASH "/000000010000000000000014.tmp",
-                          fx->home, fx->home).status, 0);
+    sh_ok("mkdir -p %s/pg/wals/" HASH " && echo torn > %s/pg/wals/" HASH "/000000010000000000000014.tmp",
+                          fx->home, fx->home);
     put_sample(fx, SEG_PLAIN, "incoming/000000010000000000000014");
     expect_run(fx, "-q archive-wal pg", 0, "", "");
     assert_false(exists_rel(fx, "pg/wals/" HASH "/000000010000000000000014.tmp"));
@@ -463,8 +504,8 @@ test_rebuild_xlogdb_matches_archive(void **state)
     before = read_rel(fx, "pg/wals/xlog.db");
     /* the partial has its line after archive-wal, and not after a rebuild (Barman's rules) */
     assert_non_null(strstr(before, "00000001000000000000001A.partial\t"));
-    assert_int_equal(h_sh("echo torn > %s/pg/wals/" HASH "/00000001000000000000001B.tmp && rm %s/pg/wals/xlog.db",
-                          fx->home, fx->home).status, 0);
+    sh_ok("echo torn > %s/pg/wals/" HASH "/00000001000000000000001B.tmp && rm %s/pg/wals/xlog.db",
+                          fx->home, fx->home);
     expect_run(fx, "rebuild-xlogdb pg", 0,
                "Rebuilding xlogdb for server pg\n"
                "Done rebuilding xlogdb for server pg (history: 1, backup_labels: 1, wal_file: 3)\n",
@@ -538,14 +579,14 @@ build_getwal_catalog(struct fx *fx)
     static const char *const segs[] = {"17", "18", "19", "1A", "1B", "1C", "1D", "1E", "1F"};
     char *hist = fixture("catalog/pgtl/00000002.history");
 
-    assert_int_equal(h_sh("mkdir -p %s/pg/wals/" HASH " %s/getwal", fx->home, fx->tmp).status, 0);
+    sh_ok("mkdir -p %s/pg/wals/" HASH " %s/getwal", fx->home, fx->tmp);
     for (size_t i = 0; i < BR_ARRAY_LEN(segs); i++) {
         char *rel = br_asprintf("wals/" HASH "/0000000100000000000000%s", segs[i]);
         put_sample(fx, SEG_GZIP, rel);
         free(rel);
     }
     put_sample(fx, SEG_PLAIN, "streaming/000000010000000000000020.partial");
-    assert_int_equal(h_sh("cp '%s' %s/pgtl/wals/", hist, fx->home).status, 0);
+    sh_ok("cp '%s' %s/pgtl/wals/", hist, fx->home);
     free(hist);
 }
 
@@ -645,16 +686,19 @@ test_get_wal_search_order_and_forms(void **state)
     free(got);
     free(cmd);
     /* --keep-compression sends the stored bytes; -z on a stored gzip file too */
-    assert_int_equal(h_sh("mkdir -p %s/pg/wals/" HASH, fx->home).status, 0);
+    sh_ok("mkdir -p %s/pg/wals/" HASH, fx->home);
     put_sample(fx, SEG_GZIP, "wals/" HASH "/000000010000000000000019");
-    r = h_sh("'%s' -c '%s' get-wal --keep-compression pg 000000010000000000000019 | cmp - '%s'", h_barrel_bin(), fx->conf,
-             fixture(SEG_GZIP));
-    assert_int_equal(r.status, 0);
-    h_result_free(&r);
-    r = h_sh("'%s' -c '%s' get-wal -z pg 000000010000000000000019 | cmp - '%s'", h_barrel_bin(), fx->conf,
-             fixture(SEG_GZIP));
-    assert_int_equal(r.status, 0);
-    h_result_free(&r);
+    {
+        char *gz = fixture(SEG_GZIP);
+        r = h_sh("'%s' -c '%s' get-wal --keep-compression pg 000000010000000000000019 | cmp - '%s'", h_barrel_bin(),
+                 fx->conf, gz);
+        assert_int_equal(r.status, 0);
+        h_result_free(&r);
+        r = h_sh("'%s' -c '%s' get-wal -z pg 000000010000000000000019 | cmp - '%s'", h_barrel_bin(), fx->conf, gz);
+        assert_int_equal(r.status, 0);
+        h_result_free(&r);
+        free(gz);
+    }
     /* an output file that cannot be created: exit 3, nothing on stdout */
     r = barrel(fx, "get-wal -o /nonexistent/dir pg 000000010000000000000019");
     assert_int_equal(r.status, 3);
