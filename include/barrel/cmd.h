@@ -78,6 +78,7 @@ int cmd_check(struct cmd_context *ctx, int argc, char **argv, struct br_error *e
 int cmd_switch_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_cron(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_verify_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_verify_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_receive_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_archive_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_get_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);

@@ -32,6 +32,8 @@ static const struct cmd_entry commands[] = {
      "[--force] [--archive] [--archive-timeout TIMEOUT] SERVER_NAME [SERVER_NAME ...]"},
     {"verify-backup", "verify", cmd_verify_backup, 1, "Verify a backup against its manifest, inside its archives, and its WAL",
      "SERVER_NAME BACKUP_ID"},
+    {"verify-wal", NULL, cmd_verify_wal, 1, "Decompress and check every archived WAL segment and the continuity of the archive",
+     "SERVER_NAME [--from SEGMENT] [--to SEGMENT]"},
     {"status", NULL, cmd_status, 1, "Show the status of the specified servers", "SERVER_NAME [SERVER_NAME ...]"},
 };
 
