@@ -14,8 +14,8 @@
  *
  * backup.info goes EMPTY -> STARTED -> WAITING_FOR_WALS -> DONE (or FAILED
  * with `error` = "failure <action> (<message>)", the archives already
- * written removed). SIGINT and SIGTERM are caught while it runs and fail
- * the backup the same way.
+ * written removed). SIGINT, SIGTERM and SIGHUP are caught while it runs
+ * and fail the backup the same way.
  */
 #ifndef BARREL_BACKUP_H
 #define BARREL_BACKUP_H

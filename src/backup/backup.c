@@ -63,10 +63,14 @@ backup_signalled(void)
 }
 
 struct saved_signals {
-    struct sigaction sigint, sigterm;
+    struct sigaction sigint, sigterm, sighup, sigpipe;
 };
 
-/* No SA_RESTART: a signal interrupts poll() and nanosleep(), and the loops look at the flag. */
+/*
+ * No SA_RESTART: a signal interrupts poll() and nanosleep(), and the loops
+ * look at the flag. A hang-up of the terminal fails the backup like SIGTERM;
+ * SIGPIPE is ignored so that a closed stderr cannot kill a backup midway.
+ */
 static void
 signals_install(struct saved_signals *saved)
 {
@@ -78,6 +82,9 @@ signals_install(struct saved_signals *saved)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &saved->sigint);
     sigaction(SIGTERM, &sa, &saved->sigterm);
+    sigaction(SIGHUP, &sa, &saved->sighup);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, &saved->sigpipe);
 }
 
 static void
@@ -85,6 +92,8 @@ signals_restore(const struct saved_signals *saved)
 {
     sigaction(SIGINT, &saved->sigint, NULL);
     sigaction(SIGTERM, &saved->sigterm, NULL);
+    sigaction(SIGHUP, &saved->sighup, NULL);
+    sigaction(SIGPIPE, &saved->sigpipe, NULL);
 }
 
 double
