@@ -92,5 +92,6 @@ const struct server_config *cmd_wal_server(struct cmd_context *ctx, const char *
 
 int cmd_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_check_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_recover(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 
 #endif /* BARREL_CMD_H */

@@ -23,6 +23,8 @@ static const struct cmd_entry commands[] = {
      "Receive a WAL file from SERVER_NAME and securely store it in the incoming directory", "SERVER_NAME"},
     {"rebuild-xlogdb", NULL, cmd_rebuild_xlogdb, 1, "Rebuild the WAL file database guessing it from the disk content",
      "SERVER_NAME [SERVER_NAME ...]"},
+    {"recover", NULL, cmd_recover, 1, "Recover a server at a given time, name, LSN or xid",
+     "[options] SERVER_NAME BACKUP_ID DESTINATION_DIRECTORY"},
     {"receive-wal", NULL, cmd_receive_wal, 1, "Start a receive-wal process",
      "[--stop | --reset | --create-slot | --drop-slot] SERVER_NAME"},
     {"show-backup", "show-backups", cmd_show_backup, 1, "Show a single backup's information", "SERVER_NAME BACKUP_ID"},
