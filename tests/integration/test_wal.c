@@ -488,6 +488,87 @@ test_archive_wal_left_over_tmp_and_busy_lock(void **state)
     assert_true(exists_rel(fx, "pg/incoming/000000010000000000000015"));
 }
 
+/* Many files through the worker pool: every one archived once, xlog.db in name order, whatever the pool size. */
+static void
+test_archive_wal_pool_keeps_order(void **state)
+{
+    struct fx *fx = *state;
+    static const char *const workers[] = {"1", "3", "8"};
+
+    for (size_t w = 0; w < BR_ARRAY_LEN(workers); w++) {
+        char *names, *want;
+        struct strbuf sb;
+        struct h_result r;
+
+        /* 300 files over two log ids (hash directories), each with its own content */
+        sh_ok("cd %s/pg/incoming && for i in $(seq 0 299); do n=$(printf '00000001%%08X%%08X' $((i / 256 + %zu)) "
+              "$((i %% 256))); head -c 65536 /dev/urandom > $n; printf %%0100000d 0 >> $n; done",
+              fx->home, 2 * w);
+        r = h_sh("BARREL_ARCHIVE_WORKERS=%s '%s' -q -c '%s' archive-wal pg", workers[w], h_barrel_bin(), fx->conf);
+        if (r.status != 0)
+            fail_msg("archive-wal with %s workers: %s", workers[w], r.err);
+        h_result_free(&r);
+        names = xlogdb_names(fx);
+        r = h_sh("cd %s/pg/wals && ls 0*/* | sed 's|.*/||' | sort", fx->home);
+        want = br_strdup(r.out);
+        h_result_free(&r);
+        strbuf_init(&sb);
+        strbuf_append(&sb, names);
+        assert_string_equal(sb.buf, want);
+        assert_int_equal(count_prefix(fx, "pg/incoming", "0"), 0);
+        strbuf_free(&sb);
+        free(names);
+        free(want);
+    }
+    /* no temporary file anywhere */
+    {
+        struct h_result r = h_sh("find %s -name '*.tmp' | wc -l", fx->home);
+        assert_string_equal(r.out, "0\n");
+        h_result_free(&r);
+    }
+}
+
+/*
+ * A failure in the middle of a batch: files before it are archived with
+ * their lines, the failing one and those after stay in incoming/, no .tmp
+ * is left, and the exit status is 1. (The hash directory of log 1 is a
+ * file, so creating it fails, even as root.)
+ */
+static void
+test_archive_wal_failure_midway(void **state)
+{
+    struct fx *fx = *state;
+    struct h_result r;
+    char *names;
+
+    put_sample(fx, SEG_PLAIN, "incoming/000000010000000000000014");
+    put_sample(fx, SEG_PLAIN, "incoming/0000000100000000000000FF");
+    put_sample(fx, SEG_PLAIN, "incoming/000000010000000100000000");
+    put_sample(fx, SEG_PLAIN, "incoming/000000010000000100000001");
+    sh_ok("mkdir -p %s/pg/wals && echo blocker > %s/pg/wals/0000000100000001", fx->home, fx->home);
+    r = barrel(fx, "archive-wal pg");
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "ERROR: "));
+    assert_non_null(strstr(r.err, "0000000100000001"));
+    h_result_free(&r);
+    names = xlogdb_names(fx);
+    assert_string_equal(names, "000000010000000000000014\n0000000100000000000000FF\n");
+    free(names);
+    assert_true(exists_rel(fx, "pg/incoming/000000010000000100000000"));
+    assert_true(exists_rel(fx, "pg/incoming/000000010000000100000001"));
+    r = h_sh("find %s -name '*.tmp' | wc -l", fx->home);
+    assert_string_equal(r.out, "0\n");
+    h_result_free(&r);
+
+    /* the obstacle gone, the next run finishes the job */
+    sh_ok("rm %s/pg/wals/0000000100000001", fx->home);
+    expect_run(fx, "-q archive-wal pg", 0, "", "");
+    names = xlogdb_names(fx);
+    assert_string_equal(names, "000000010000000000000014\n0000000100000000000000FF\n000000010000000100000000\n"
+                               "000000010000000100000001\n");
+    free(names);
+}
+
 static void
 test_rebuild_xlogdb_matches_archive(void **state)
 {
@@ -875,6 +956,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_archive_wal_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_wal_compression_none_and_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_wal_left_over_tmp_and_busy_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_archive_wal_pool_keeps_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_archive_wal_failure_midway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_xlogdb_matches_archive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_wal_barman_transcripts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_wal_search_order_and_forms, setup, teardown),
