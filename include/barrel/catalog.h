@@ -202,6 +202,44 @@ int xlogdb_rewrite(const struct server_config *srv, const char *lock_dir, xlogdb
                    struct br_error *err);
 int xlogdb_writer_add(struct xlogdb_writer *w, const struct xlogdb_entry *entry, struct br_error *err);
 
+/* ---- WAL removal (backup deletion, retention, first-backup purge; src/catalog/walremove.c) ---- */
+
+/* New string: where the archive keeps a WAL file: <wals>/<hash>/<name>, or <wals>/<name> for history files. */
+char *catalog_wal_file_path(const struct server_config *srv, const char *name);
+
+/* 1: the xlog.db entry stays; 0: it and its file go. */
+typedef int (*catalog_wal_keep_fn)(const struct xlogdb_entry *entry, void *arg);
+/* Told each removed name, in xlog.db order, once its file is gone. */
+typedef void (*catalog_wal_removed_fn)(const char *name, void *arg);
+
+/*
+ * Remove from the archive every xlog.db entry `keep` rejects, crash-safely:
+ * under the blocking xlogdb lock (taken here in lock_dir), xlog.db is
+ * rewritten without them (durably, through a journal of their names), then
+ * their files are unlinked and hash directories left empty removed. A crash
+ * never leaves an xlog.db line without its file; at worst files that
+ * xlog.db no longer names. Streams: memory does not grow with xlog.db.
+ * Returns 0, or -1 with err set (xlog.db then unchanged, or rewritten with
+ * some files still to unlink, which catalog_wal_remove_recover() finishes).
+ */
+int catalog_wal_remove(const struct server_config *srv, const char *lock_dir, catalog_wal_keep_fn keep, void *keep_arg,
+                       catalog_wal_removed_fn removed, void *removed_arg, struct br_error *err);
+/* Finish (or drop, if it never committed) a removal a crash interrupted. 0 or -1. */
+int catalog_wal_remove_recover(const struct server_config *srv, const char *lock_dir, struct br_error *err);
+
+/* ---- backup deletion (src/catalog/delete.c); the steps, in the order a delete runs them ---- */
+
+/* base/<ID>/annotations/delete_this = "delete" (Barman >= 3.12's marker), durably. */
+int catalog_delete_marker_set(const struct server_config *srv, const char *backup_id, struct br_error *err);
+/* 1 when a delete of this backup started and did not finish. */
+int catalog_delete_marker_exists(const struct server_config *srv, const char *backup_id);
+/* Remove the backup's tablespace directories, then its data directory (missing ones are fine). */
+int catalog_backup_delete_data(const struct server_config *srv, const struct backup_info *bi, struct br_error *err);
+/* Remove what is left: meta/<ID>-*, then base/<ID> (renamed to a dot name first, durably). */
+int catalog_backup_remove(const struct server_config *srv, const char *backup_id, struct br_error *err);
+/* Remove the dot directories an interrupted catalog_backup_remove() left. */
+int catalog_delete_recover(const struct server_config *srv, struct br_error *err);
+
 /* ---- identity.json ---- */
 /* Read systemid and version; returns 0, 1 if the file does not exist, -1 on error. Caller frees. */
 int catalog_identity_read(const struct server_config *srv, char **systemid, char **version, struct br_error *err);

@@ -94,4 +94,31 @@ int cmd_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error *
 int cmd_check_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_recover(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 
+/* ---- retention: keep, delete, retention (cmd_keep.c, cmd_delete.c, cmd_retention.c) ---- */
+struct catalog;
+struct retention_backup;
+struct retention_delete_plan;
+int cmd_keep(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_delete(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_retention(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+/* The retention engine's view of a catalog: each backup with its keep annotation (caller frees; borrows cat). */
+struct retention_backup *cmd_retention_view(const struct catalog *cat);
+/*
+ * Delete one backup as Barman's Server.delete_backup() does, mode
+ * RETENTION_DELETE_MANUAL (delete) or RETENTION_DELETE_POLICY (cron),
+ * printing Barman's lines. Returns 1 when deleted (or, dry_run, when it
+ * would be), 0 when refused (already reported as a WARNING or ERROR), -1
+ * with err set on a failure.
+ */
+int cmd_delete_backup(const struct cmd_context *ctx, const struct server_config *srv, const char *backup_id,
+                      int mode, int dry_run, struct br_error *err);
+/* Print "\tNAME" for each WAL the plan removes that none of the earlier plans removes (dry runs). */
+int cmd_retention_list_wal(const struct cmd_context *ctx, const struct server_config *srv,
+                           const struct retention_delete_plan *plan, const struct retention_delete_plan *const *earlier,
+                           size_t n_earlier, struct br_error *err);
+/* Say why a plan removes no WAL (dry runs). */
+void cmd_retention_explain_no_wal(const struct retention_delete_plan *plan, const struct retention_backup *backups);
+/* Cron's step 4 for one server: finish interrupted deletes, then delete the OBSOLETE backups. Reports its errors. */
+void cmd_retention_enforce(const struct cmd_context *ctx, const struct server_config *srv);
+
 #endif /* BARREL_CMD_H */

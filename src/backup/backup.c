@@ -35,6 +35,7 @@
 #include "barrel/output.h"
 #include "barrel/pgconn.h"
 #include "barrel/pgmeta.h"
+#include "barrel/retention.h"
 #include "barrel/stage.h"
 #include "barrel/timestamp.h"
 #include "barrel/walarchive.h"
@@ -387,6 +388,45 @@ step_stop(struct backup_ctx *cx, struct br_error *err)
     return 0;
 }
 
+/* ---- first backup: the WAL before it is of no use (spec 4.8, Barman's _purge_unused_wal_files) ---- */
+
+struct purge_walk {
+    struct retention_delete_plan plan;
+    const char *server;
+    int announced;
+};
+
+static int
+purge_keep(const struct xlogdb_entry *entry, void *arg)
+{
+    const struct purge_walk *pw = arg;
+
+    return retention_plan_keeps_wal(&pw->plan, entry->name);
+}
+
+static void
+purge_removed(const char *name, void *arg)
+{
+    struct purge_walk *pw = arg;
+
+    if (!pw->announced)
+        output_info("WAL segments preceding the current backup have been found:");
+    pw->announced = 1;
+    output_info("\t%s from server %s has been removed", name, pw->server);
+}
+
+/* Every WAL file before the backup's begin_wal goes (history files stay), crash-safely (catalog_wal_remove). */
+static int
+purge_preceding_wal(struct backup_ctx *cx, struct br_error *err)
+{
+    struct purge_walk pw = {.server = cx->srv->name};
+
+    if (cx->bi->begin_wal == NULL)
+        return 0;
+    retention_plan_first_backup(cx->bi->begin_wal, &pw.plan);
+    return catalog_wal_remove(cx->srv, cx->opts->lock_dir, purge_keep, &pw, purge_removed, &pw, err);
+}
+
 /* Durable tree, sizes, WAITING_FOR_WALS (Barman's backup_fsync_and_set_sizes, then save). */
 static int
 step_complete(struct backup_ctx *cx, struct br_error *err)
@@ -409,8 +449,11 @@ step_complete(struct backup_ctx *cx, struct br_error *err)
                 || cat->backups[i]->status == BACKUP_STATUS_WAITING_FOR_WALS))
             first = 0;
     catalog_free(cat);
-    if (first)
+    if (first) {
         output_info("This is the first backup for server %s", cx->srv->name);
+        if (purge_preceding_wal(cx, err) != 0)
+            return -1;
+    }
 
     if (tree_size(cx->backup_dir, &size, &dedup, err) != 0)
         return -1;

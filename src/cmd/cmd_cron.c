@@ -12,7 +12,7 @@
  *      is free, or stop a running receiver when the option is off;
  *   3. start `check-backup SERVER ID` for the oldest WAITING_FOR_WALS backup
  *      (when that command exists in this build);
- *   4. retention (not implemented yet: a named step that does nothing).
+ *   4. retention: finish interrupted deletes, delete the OBSOLETE backups.
  * Children are barrel itself (/proc/self/exe) with `-c CONF -q`, in a new
  * session, stdin on /dev/null and stdout/stderr too unless
  * --keep-descriptors; they are not waited for, except that cron gives each
@@ -235,14 +235,14 @@ cron_check_backup(const struct cron_ctx *cc, const struct server_config *srv)
 }
 
 /*
- * Step 4: retention policies. Not implemented yet (its issue has not
- * landed): Barman 3.4 enforces them here, in-process, after the WAL steps.
+ * Step 4: retention policies, in-process after the WAL steps as Barman 3.4
+ * does (cmd_retention.c): interrupted deletes are finished, then every
+ * OBSOLETE backup is deleted in ascending ID order.
  */
 static void
 cron_retention_policy(const struct cron_ctx *cc, const struct server_config *srv)
 {
-    (void) cc;
-    (void) srv;
+    cmd_retention_enforce(cc->ctx, srv);
 }
 
 /* Barman's Server.cron() for one server. */

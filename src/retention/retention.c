@@ -11,6 +11,11 @@
 #include "barrel/build.h"
 #include "barrel/retention.h"
 
+#include "barrel/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
 const char *
 retention_status_name(enum retention_status st)
 {
@@ -49,23 +54,29 @@ keep_label(enum retention_keep keep)
 
 /* Spec 7.2: the newest max(n, minimum_redundancy) DONE backups are VALID; kept ones use a slot too. */
 static void
-evaluate_redundancy(const struct retention_backup *backups, size_t n, int redundancy, enum retention_status *out)
+evaluate_redundancy(const struct retention_backup *backups, size_t n, int redundancy, enum retention_status *out,
+                    enum retention_reason *why)
 {
     int done_seen = 0;
 
     for (size_t idx = n; idx-- > 0;) {
         const struct retention_backup *b = &backups[idx];
 
-        if (b->status != BACKUP_STATUS_DONE) {
+        if (b->gone || b->status != BACKUP_STATUS_DONE) {
             out[idx] = RETENTION_STATUS_NONE;
+            why[idx] = RETENTION_WHY_NOT_DONE;
             continue;
         }
-        if (b->keep != RETENTION_KEEP_NONE)
+        if (b->keep != RETENTION_KEEP_NONE) {
             out[idx] = keep_label(b->keep);
-        else if (done_seen < redundancy)
+            why[idx] = RETENTION_WHY_KEEP;
+        } else if (done_seen < redundancy) {
             out[idx] = RETENTION_STATUS_VALID;
-        else
+            why[idx] = RETENTION_WHY_REDUNDANCY_VALID;
+        } else {
             out[idx] = RETENTION_STATUS_OBSOLETE;
+            why[idx] = RETENTION_WHY_REDUNDANCY_OBSOLETE;
+        }
         done_seen++;
     }
 }
@@ -78,7 +89,7 @@ evaluate_redundancy(const struct retention_backup *backups, size_t n, int redund
  */
 static void
 evaluate_window(const struct retention_backup *backups, size_t n, int64_t point_usec, int minimum_redundancy,
-                enum retention_status *out)
+                enum retention_status *out, enum retention_reason *why)
 {
     int found = 0, valid = 0;
 
@@ -86,26 +97,34 @@ evaluate_window(const struct retention_backup *backups, size_t n, int64_t point_
         const struct retention_backup *b = &backups[idx];
         enum retention_status keep = keep_label(b->keep);
 
-        if (b->status != BACKUP_STATUS_DONE) {
+        if (b->gone || b->status != BACKUP_STATUS_DONE) {
             out[idx] = RETENTION_STATUS_NONE;
+            why[idx] = RETENTION_WHY_NOT_DONE;
             continue;
         }
         if (!found) {
             out[idx] = keep != RETENTION_STATUS_NONE ? keep : RETENTION_STATUS_VALID;
+            why[idx] = RETENTION_WHY_WINDOW_INSIDE;
             valid++;
             /*
              * Barman compares end_time < now - window, strictly. A DONE
              * backup without end_time would make Python fail; treat it as
              * older than the window, which keeps it VALID and ends the window.
              */
-            if (!b->end_time_set || b->end_time_usec < point_usec)
+            if (!b->end_time_set || b->end_time_usec < point_usec) {
                 found = 1;
+                why[idx] = RETENTION_WHY_WINDOW_BASE;
+            }
         } else if (valid < minimum_redundancy) {
             out[idx] = keep != RETENTION_STATUS_NONE ? keep : RETENTION_STATUS_POTENTIALLY_OBSOLETE;
+            why[idx] = RETENTION_WHY_MINIMUM_REDUNDANCY;
             valid++;
         } else {
             out[idx] = keep != RETENTION_STATUS_NONE ? keep : RETENTION_STATUS_OBSOLETE;
+            why[idx] = RETENTION_WHY_WINDOW_OBSOLETE;
         }
+        if (keep != RETENTION_STATUS_NONE)
+            why[idx] = RETENTION_WHY_KEEP;
     }
 }
 
@@ -123,9 +142,14 @@ window_usec(const struct retention_policy *policy)
 }
 
 void
-retention_evaluate(const struct retention_backup *backups, size_t n, const struct retention_policy *policy,
-                   int minimum_redundancy, int64_t now_usec, enum retention_status *out)
+retention_evaluate_explained(const struct retention_backup *backups, size_t n, const struct retention_policy *policy,
+                             int minimum_redundancy, int64_t now_usec, enum retention_status *out,
+                             enum retention_reason *why)
 {
+    enum retention_reason *scratch = NULL;
+
+    if (why == NULL)
+        why = scratch = br_calloc(n + 1, sizeof(*why));
     switch (policy != NULL ? policy->kind : RETENTION_NONE) {
     case RETENTION_REDUNDANCY: {
         int redundancy = policy->value;
@@ -133,15 +157,66 @@ retention_evaluate(const struct retention_backup *backups, size_t n, const struc
         /* Barman logs a warning and enforces minimum_redundancy instead */
         if (redundancy < minimum_redundancy)
             redundancy = minimum_redundancy;
-        evaluate_redundancy(backups, n, redundancy, out);
-        return;
-    }
-    case RETENTION_WINDOW:
-        evaluate_window(backups, n, now_usec - window_usec(policy), minimum_redundancy, out);
-        return;
-    case RETENTION_NONE:
+        evaluate_redundancy(backups, n, redundancy, out, why);
         break;
     }
-    for (size_t idx = 0; idx < n; idx++)
-        out[idx] = RETENTION_STATUS_NONE;
+    case RETENTION_WINDOW:
+        evaluate_window(backups, n, now_usec - window_usec(policy), minimum_redundancy, out, why);
+        break;
+    case RETENTION_NONE:
+        for (size_t idx = 0; idx < n; idx++) {
+            out[idx] = RETENTION_STATUS_NONE;
+            why[idx] = RETENTION_WHY_NO_POLICY;
+        }
+        break;
+    }
+    free(scratch);
+}
+
+void
+retention_evaluate(const struct retention_backup *backups, size_t n, const struct retention_policy *policy,
+                   int minimum_redundancy, int64_t now_usec, enum retention_status *out)
+{
+    retention_evaluate_explained(backups, n, policy, minimum_redundancy, now_usec, out, NULL);
+}
+
+void
+retention_reason_text(enum retention_reason why, const struct retention_policy *policy, int minimum_redundancy,
+                      char *buf, size_t len)
+{
+    int redundancy = policy != NULL ? policy->value : 0;
+
+    if (redundancy < minimum_redundancy)
+        redundancy = minimum_redundancy;
+    switch (why) {
+    case RETENTION_WHY_NO_POLICY:
+        snprintf(buf, len, "no retention policy: never removed automatically");
+        return;
+    case RETENTION_WHY_NOT_DONE:
+        snprintf(buf, len, "not DONE: not evaluated, never removed by the policy");
+        return;
+    case RETENTION_WHY_KEEP:
+        snprintf(buf, len, "keep annotation: never removed");
+        return;
+    case RETENTION_WHY_REDUNDANCY_VALID:
+        snprintf(buf, len, "one of the %d newest DONE backups", redundancy);
+        return;
+    case RETENTION_WHY_REDUNDANCY_OBSOLETE:
+        snprintf(buf, len, "older than the %d newest DONE backups", redundancy);
+        return;
+    case RETENTION_WHY_WINDOW_INSIDE:
+        snprintf(buf, len, "ends inside the recovery window");
+        return;
+    case RETENTION_WHY_WINDOW_BASE:
+        snprintf(buf, len, "newest backup ending before the window starts: needed to recover to its start");
+        return;
+    case RETENTION_WHY_MINIMUM_REDUNDANCY:
+        snprintf(buf, len, "outside the window but one of the %d backups minimum_redundancy keeps (never removed "
+                 "automatically)", minimum_redundancy);
+        return;
+    case RETENTION_WHY_WINDOW_OBSOLETE:
+        snprintf(buf, len, "older than the backup that covers the start of the window");
+        return;
+    }
+    snprintf(buf, len, "unknown reason %d", (int) why);
 }
