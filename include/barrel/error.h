@@ -27,6 +27,7 @@ enum br_error_code {
     BR_E_CHECK_FAILED, /* a check failed; already reported, exit 1 */
     BR_E_INTERRUPTED,  /* SIGINT/SIGTERM */
     BR_E_NAGIOS_CRITICAL, /* check --nagios found a problem; already printed: exit 2 */
+    BR_E_REMOTE,       /* SSH/SFTP: connection, host key, authentication or a remote file operation */
 };
 
 struct br_error {
