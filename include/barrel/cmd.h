@@ -79,6 +79,8 @@ int cmd_switch_wal(struct cmd_context *ctx, int argc, char **argv, struct br_err
 int cmd_cron(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_verify_backup(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_verify_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_report(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_metrics(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_receive_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_archive_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_get_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);

@@ -13,6 +13,8 @@
  *   3. start `check-backup SERVER ID` for the oldest WAITING_FOR_WALS backup
  *      (when that command exists in this build);
  *   4. retention: finish interrupted deletes, delete the OBSOLETE backups.
+ * After the servers, every distinct metrics_file is rewritten with the
+ * metrics of the servers that name it (cron_metrics_files).
  * Children are barrel itself (/proc/self/exe) with `-c CONF -q`, in a new
  * session, stdin on /dev/null and stdout/stderr too unless
  * --keep-descriptors; they are not waited for, except that cron gives each
@@ -36,6 +38,7 @@
 #include "barrel/log.h"
 #include "barrel/mem.h"
 #include "barrel/output.h"
+#include "barrel/report.h"
 
 #define SELF_EXE "/proc/self/exe"
 #define CHILD_LOCK_WAIT_MS 3000      /* how long cron waits for a child to hold its lock */
@@ -245,6 +248,43 @@ cron_retention_policy(const struct cron_ctx *cc, const struct server_config *srv
     cmd_retention_enforce(cc->ctx, srv);
 }
 
+/*
+ * barrel's step after the servers: refresh each metrics_file (an option of
+ * [barman] or of a server) with the metrics of the active, enabled servers
+ * that name it, atomically. A file that cannot be written is a warning:
+ * cron's WAL work matters more than its metrics.
+ */
+static void
+cron_metrics_files(const struct cron_ctx *cc)
+{
+    const struct barrel_config *cfg = cc->ctx->cfg;
+    const struct server_config **group = br_calloc(cfg->n_servers ? cfg->n_servers : 1, sizeof(*group));
+
+    for (size_t i = 0; i < cfg->n_servers; i++) {
+        const struct server_config *srv = cfg->servers[i];
+        size_t n = 0;
+        int done_before = 0;
+        struct br_error err;
+
+        if (srv->metrics_file == NULL || !srv->active || srv->n_disabled_reasons > 0)
+            continue;
+        for (size_t j = 0; j < i && !done_before; j++)
+            done_before = cfg->servers[j]->metrics_file != NULL && cfg->servers[j]->active
+                          && cfg->servers[j]->n_disabled_reasons == 0
+                          && strcmp(cfg->servers[j]->metrics_file, srv->metrics_file) == 0;
+        if (done_before)
+            continue;
+        for (size_t j = i; j < cfg->n_servers; j++)
+            if (cfg->servers[j]->metrics_file != NULL && cfg->servers[j]->active
+                && cfg->servers[j]->n_disabled_reasons == 0 && strcmp(cfg->servers[j]->metrics_file, srv->metrics_file) == 0)
+                group[n++] = cfg->servers[j];
+        br_error_clear(&err);
+        if (metrics_write_file(group, n, cc->lock_dir, 1, srv->metrics_file, &err) != 0)
+            output_warning("could not refresh metrics file \"%s\": %s", srv->metrics_file, err.msg);
+    }
+    free(group);
+}
+
 /* Barman's Server.cron() for one server. */
 static void
 cron_server(const struct cron_ctx *cc, const struct server_config *srv)
@@ -319,6 +359,7 @@ cmd_cron(struct cmd_context *ctx, int argc, char **argv, struct br_error *err)
         }
         cron_server(&cc, srv);
     }
+    cron_metrics_files(&cc);
     catalog_lock_release(lock);
     return 0;
 }
