@@ -33,12 +33,19 @@ policy_enforced(const struct server_config *srv)
            && (srv->retention_policy_mode == NULL || strcmp(srv->retention_policy_mode, "auto") == 0);
 }
 
-/* Deletes a crash interrupted (Barman >= 3.12 finishes them in cron too). */
+/*
+ * What a crash interrupted: a WAL removal (its journal), a half-removed
+ * backup directory, deletes (Barman >= 3.12 finishes them in cron too).
+ */
 static int
 resume_interrupted(const struct cmd_context *ctx, const struct server_config *srv, struct br_error *err)
 {
-    struct catalog *cat = catalog_open(srv, err);
+    const char *lock_dir = ctx->cfg->barman_lock_directory ? ctx->cfg->barman_lock_directory : ctx->cfg->barman_home;
+    struct catalog *cat;
 
+    if (catalog_wal_remove_recover(srv, lock_dir, err) != 0 || catalog_delete_recover(srv, err) != 0)
+        return -1;
+    cat = catalog_open(srv, err);
     if (cat == NULL)
         return -1;
     for (size_t i = 0; i < cat->n_backups; i++) {
