@@ -87,14 +87,14 @@ restore_pick_auto(const struct catalog *cat, const struct restore_opts *o, struc
 
     if (o->target_time != NULL) {
         if (br_timestamp_parse(o->target_time, &target) != 0) {
-            br_error_set(err, BR_E_USAGE, "Unable to parse the target time parameter '%s'", o->target_time);
+            br_error_set(err, BR_E_STATE, "Unable to parse the target time parameter '%s'", o->target_time);
             return NULL;
         }
         by_time = 1;
     }
     if (o->target_lsn != NULL) {
         if (xlog_lsn_parse(o->target_lsn, &target_lsn) != 0) {
-            br_error_set(err, BR_E_USAGE, "invalid target LSN '%s'", o->target_lsn);
+            br_error_set(err, BR_E_STATE, "invalid target LSN '%s'", o->target_lsn);
             return NULL;
         }
         by_lsn = 1;
@@ -133,7 +133,7 @@ check_tablespaces(struct rctx *cx, struct br_error *err)
             strbuf_init(&names);
             for (size_t i = 0; i < bi->n_tablespaces; i++)
                 strbuf_appendf(&names, "%s%s", i ? ", " : "", bi->tablespaces[i].name);
-            br_error_set(err, BR_E_USAGE, "Invalid tablespace name '%s'", o->relocations[r].name);
+            br_error_set(err, BR_E_STATE, "Invalid tablespace name '%s'", o->relocations[r].name);
             if (bi->n_tablespaces > 0)
                 br_error_hint(err, "Please use any of the following tablespaces: %s", names.buf);
             else
@@ -142,7 +142,7 @@ check_tablespaces(struct rctx *cx, struct br_error *err)
             return -1;
         }
         if (o->relocations[r].location[0] != '/')
-            return br_error_set(err, BR_E_USAGE, "the location of tablespace '%s' must be an absolute path: '%s'",
+            return br_error_set(err, BR_E_STATE, "the location of tablespace '%s' must be an absolute path: '%s'",
                                 o->relocations[r].name, o->relocations[r].location);
     }
     cx->n_tbs = bi->n_tablespaces;
@@ -161,7 +161,7 @@ check_tablespaces(struct rctx *cx, struct br_error *err)
             return br_error_set(err, BR_E_STATE, "tablespace '%s' of backup %s has no absolute location",
                                 cx->tbs[i].name, bi->backup_id);
         if (strcmp(cx->tbs[i].location, cx->dest) == 0)
-            return br_error_set(err, BR_E_USAGE, "tablespace '%s' cannot be restored into the destination directory itself",
+            return br_error_set(err, BR_E_STATE, "tablespace '%s' cannot be restored into the destination directory itself",
                                 cx->tbs[i].name);
     }
     return 0;
@@ -262,10 +262,10 @@ check_targets(struct rctx *cx, struct br_error *err)
             unsigned long v;
             for (const char *p = o->target_tli; *p; p++)
                 if (!isdigit((unsigned char) *p))
-                    return br_error_set(err, BR_E_USAGE, "%s is not a valid timeline keyword", o->target_tli);
+                    return br_error_set(err, BR_E_STATE, "%s is not a valid timeline keyword", o->target_tli);
             v = strtoul(o->target_tli, &end, 10);
             if (o->target_tli[0] == '\0' || v == 0 || v > UINT32_MAX)
-                return br_error_set(err, BR_E_USAGE, "%s is not a valid timeline keyword", o->target_tli);
+                return br_error_set(err, BR_E_STATE, "%s is not a valid timeline keyword", o->target_tli);
             tli = (uint32_t) v;
         }
         {
@@ -293,7 +293,7 @@ check_targets(struct rctx *cx, struct br_error *err)
         char end_text[64];
         if (br_timestamp_parse(o->target_time, &ts) != 0) {
             strbuf_free(&desc);
-            return br_error_set(err, BR_E_USAGE, "Unable to parse the target time parameter '%s'", o->target_time);
+            return br_error_set(err, BR_E_STATE, "Unable to parse the target time parameter '%s'", o->target_time);
         }
         cx->target_epoch_usec = ts.epoch_usec;
         if (ts.has_tz)
@@ -312,7 +312,7 @@ check_targets(struct rctx *cx, struct br_error *err)
         for (const char *p = o->target_xid; *p; p++)
             if (!isdigit((unsigned char) *p)) {
                 strbuf_free(&desc);
-                return br_error_set(err, BR_E_USAGE, "invalid target xid '%s': expected a transaction id (digits)",
+                return br_error_set(err, BR_E_STATE, "invalid target xid '%s': expected a transaction id (digits)",
                                     o->target_xid);
             }
         strbuf_appendf(&desc, "%sxid: '%s'", desc.len ? ", " : "", o->target_xid);
@@ -321,7 +321,7 @@ check_targets(struct rctx *cx, struct br_error *err)
         uint64_t lsn, end_lsn;
         if (xlog_lsn_parse(o->target_lsn, &lsn) != 0) {
             strbuf_free(&desc);
-            return br_error_set(err, BR_E_USAGE, "invalid target LSN '%s': expected an LSN such as 0/1D0054D8",
+            return br_error_set(err, BR_E_STATE, "invalid target LSN '%s': expected an LSN such as 0/1D0054D8",
                                 o->target_lsn);
         }
         if (bi->version != BI_NULL_INT && bi->version < MIN_VERSION_TARGET_LSN) {
@@ -344,7 +344,7 @@ check_targets(struct rctx *cx, struct br_error *err)
         strbuf_appendf(&desc, "%simmediate: True", desc.len ? ", " : "");
     if (!cx->is_pitr && o->target_action) {
         strbuf_free(&desc);
-        return br_error_set(err, BR_E_USAGE, "Can't enable recovery target action when PITR is not required");
+        return br_error_set(err, BR_E_STATE, "Can't enable recovery target action when PITR is not required");
     }
     if (cx->is_pitr)
         output_info("Doing PITR. Recovery target %s", desc.buf);
@@ -381,7 +381,7 @@ dir_is_empty(struct rctx *cx, const char *path, int *existed, struct br_error *e
         return 1;
     *existed = 1;
     if (st.type != RT_DIR)
-        return br_error_set(err, BR_E_USAGE, "\"%s\" exists and is not a directory", path);
+        return br_error_set(err, BR_E_STATE, "\"%s\" exists and is not a directory", path);
     if (cx->t->ops->list_dir(cx->t, path, count_entry, &ec, err) < 0)
         return -1;
     return ec.entries == 0;
@@ -858,14 +858,13 @@ restore_run(const struct barrel_config *cfg, const struct server_config *srv, co
     atomic_init(&cx.shared.abort, 0);
     br_timestamp_now(&started);
 
+    /* 1. checks: everything that can be refused is refused before a byte is written */
+    if (check_tablespaces(&cx, err) != 0)
+        goto out;
     output_info("Starting %s restore for server %s using backup %s", target->is_remote ? "remote" : "local",
                 srv->name, bi->backup_id);
     output_info("Destination directory: %s", dest);
-
-    /* 1. checks: everything that can be refused is refused before a byte is written */
     if (check_targets(&cx, err) != 0)
-        goto out;
-    if (check_tablespaces(&cx, err) != 0)
         goto out;
     if (check_backup_files(&cx, err) != 0)
         goto out;

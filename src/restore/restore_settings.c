@@ -23,6 +23,8 @@
 #include "barrel/strbuf.h"
 
 #include <ctype.h>
+#include <netdb.h>
+#include <unistd.h>
 #include <inttypes.h>
 
 #define CONF_MAX_BYTES (64 * 1024 * 1024)
@@ -220,13 +222,39 @@ append_quoted(struct strbuf *sb, const char *value)
     strbuf_append_char(sb, '\'');
 }
 
+/* This host's fully qualified name, as Python's socket.getfqdn() gives it to Barman. */
+static void
+barman_host_fqdn(char *buf, size_t len)
+{
+    struct addrinfo hints, *res = NULL;
+
+    if (gethostname(buf, len) != 0) {
+        snprintf(buf, len, "localhost");
+        return;
+    }
+    buf[len - 1] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_flags = AI_CANONNAME;
+    if (getaddrinfo(buf, NULL, &hints, &res) == 0 && res != NULL && res->ai_canonname != NULL)
+        snprintf(buf, len, "%s", res->ai_canonname);
+    if (res != NULL)
+        freeaddrinfo(res);
+}
+
 /* Barman's _generate_recovery_conf() lines, in its order. */
 static void
 recovery_lines(struct rctx *cx, struct strbuf *sb)
 {
     const struct restore_opts *o = cx->o;
 
-    if (o->get_wal) {
+    if (o->get_wal && cx->t->is_remote) {
+        /* the recovered server fetches WAL from this host with barman-cli's client (spec 6.3) */
+        char fqdn[256];
+        barman_host_fqdn(fqdn, sizeof(fqdn));
+        strbuf_append(sb, "# The 'barman-wal-restore' command is provided in the 'barman-cli' package\n");
+        strbuf_appendf(sb, "restore_command = 'barman-wal-restore %s -U %s %s %s %%f %%p'\n", o->standby_mode ? "" : "-P",
+                       o->barman_user ? o->barman_user : "barman", fqdn, cx->srv->name);
+    } else if (o->get_wal) {
         const char *user = o->barman_user ? o->barman_user : "barman";
         strbuf_appendf(sb, "# The 'barrel get-wal' command must run as '%s' user\n", user);
         strbuf_appendf(sb, "restore_command = 'sudo -u %s %s", user, o->barrel_path ? o->barrel_path : "barrel");

@@ -1,0 +1,991 @@
+/*
+ * test_recover.c: `barrel recover` against real PostgreSQL 15 clusters.
+ *
+ * One primary (with a tablespace) archives WAL both ways at once: with
+ * archive_command into incoming/ and with `barrel receive-wal` into
+ * streaming/. Rows are committed one by one, with each commit's xid, the
+ * time right after it and the WAL insert position after it recorded, and a
+ * restore point between two base backups:
+ *
+ *   backup 1 | rows 1-3 | restore point rp_mid | rows 4-5 | backup 2 | rows 6-10
+ *   | WAL switched and archived | rows 11-12 (only in streaming/<SEG>.partial)
+ *
+ * Each target kind is recovered into a fresh directory, the recovered
+ * server is STARTED (its own port and socket directory, as the cluster's
+ * OS user) and must hold exactly the rows before the target. Then: the end
+ * of WAL with the partial segment, a standby that streams from the primary,
+ * hostile archives, a flipped byte, refusals, --delta, and Barman 3.4's own
+ * tar backup.
+ */
+#include "barrel/build.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "barrel/mem.h"
+#include "barrel/strbuf.h"
+#include "harness.h"
+
+#define N_ROWS_ARCHIVED 10
+#define N_ROWS 12
+#define MAX_STARTED 16
+
+struct row {
+    char xid[32];
+    char time_after[64];      /* clock_timestamp() right after the commit */
+    char lsn_after[32];       /* pg_current_wal_insert_lsn() right after the commit */
+};
+
+struct fixture {
+    struct h_pg *pg;
+    char *tmp, *home, *conf, *tbs;
+    char *backup1, *backup2;
+    struct row rows[N_ROWS + 1];
+    pid_t receiver;
+};
+
+/* recovered servers, stopped at teardown (and at exit) */
+struct rserver {
+    char *datadir, *sockdir, *log;
+    int port;
+};
+static struct rserver g_started[MAX_STARTED];
+static const char *g_os_user;
+
+/* ---- helpers ---- */
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static int
+free_port(void)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0
+        && getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static char *
+sql(struct h_pg *pg, const char *fmt, ...) BR_PRINTF(2, 3);
+
+static char *
+sql(struct h_pg *pg, const char *fmt, ...)
+{
+    va_list ap;
+    char *text, *out;
+
+    va_start(ap, fmt);
+    text = br_vasprintf(fmt, ap);
+    va_end(ap);
+    out = h_pg_sql(pg, "postgres", text);
+    if (out == NULL)
+        fail_msg("SQL failed: %s", text);
+    free(text);
+    return out;
+}
+
+/* psql on a recovered server; trimmed output or NULL */
+static char *
+rsql(const struct rserver *rs, const char *db, const char *query)
+{
+    char port[16];
+    const char *argv[] = {"/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-A", "-t", "-h", rs->sockdir, "-p", port,
+                          "-U", "postgres", "-d", db, "-c", query, NULL};
+    struct h_result r;
+    char *out = NULL;
+
+    snprintf(port, sizeof(port), "%d", rs->port);
+    r = h_run(argv, NULL, NULL);
+    if (r.status == 0) {
+        size_t len = strlen(r.out);
+        while (len > 0 && (r.out[len - 1] == '\n' || r.out[len - 1] == ' '))
+            r.out[--len] = '\0';
+        out = r.out;
+        r.out = NULL;
+    } else {
+        print_message("psql on port %d failed: %s", rs->port, r.err);
+    }
+    h_result_free(&r);
+    return out;
+}
+
+static struct h_result
+barrel_argv(const struct fixture *fx, const char *const *args)
+{
+    const char *argv[40];
+    size_t n = 0;
+
+    argv[n++] = h_barrel_bin();
+    argv[n++] = "-c";
+    argv[n++] = fx->conf;
+    for (; *args && n < BR_ARRAY_LEN(argv) - 1; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    return h_run(argv, NULL, NULL);
+}
+
+#define BARREL(fx, ...) barrel_argv((fx), (const char *const[]){__VA_ARGS__, NULL})
+
+static void
+stop_server(struct rserver *rs)
+{
+    struct h_result r;
+
+    if (rs->datadir == NULL)
+        return;
+    r = h_sh("runuser -u %s -- /usr/lib/postgresql/15/bin/pg_ctl -D '%s' -m immediate -w stop >/dev/null 2>&1 || "
+             "/usr/lib/postgresql/15/bin/pg_ctl -D '%s' -m immediate -w stop >/dev/null 2>&1",
+             g_os_user ? g_os_user : "root", rs->datadir, rs->datadir);
+    h_result_free(&r);
+    free(rs->datadir);
+    free(rs->sockdir);
+    free(rs->log);
+    memset(rs, 0, sizeof(*rs));
+}
+
+static void
+stop_all(void)
+{
+    for (int i = 0; i < MAX_STARTED; i++)
+        stop_server(&g_started[i]);
+}
+
+/*
+ * Start PostgreSQL on a recovered directory (owned by the cluster's OS user
+ * first, with its tablespace directories), on a free port with a socket
+ * directory of its own. Returns the slot, or NULL (with the log printed).
+ */
+static struct rserver *
+start_recovered(const struct fixture *fx, const char *datadir, const char *extra_dirs)
+{
+    struct rserver *rs = NULL;
+    struct h_result r;
+
+    for (int i = 0; i < MAX_STARTED && rs == NULL; i++)
+        if (g_started[i].datadir == NULL)
+            rs = &g_started[i];
+    assert_non_null(rs);
+    rs->datadir = br_strdup(datadir);
+    rs->sockdir = br_asprintf("%s.sock", datadir);
+    rs->log = br_asprintf("%s.sock/postgresql.log", datadir);
+    rs->port = free_port();
+    if (g_os_user != NULL) {
+        r = h_sh("mkdir -p '%s' && chown -R %s '%s' '%s' %s", rs->sockdir, g_os_user, datadir, rs->sockdir,
+                 extra_dirs ? extra_dirs : "");
+        h_result_free(&r);
+    } else {
+        r = h_sh("mkdir -p '%s'", rs->sockdir);
+        h_result_free(&r);
+    }
+    (void) fx;
+    r = h_sh("%s%s%s /usr/lib/postgresql/15/bin/pg_ctl -D '%s' -l '%s' -w -t 120 "
+             "-o \"-p %d -k '%s' -c listen_addresses=127.0.0.1 -c archive_mode=off\" start",
+             g_os_user ? "runuser -u " : "", g_os_user ? g_os_user : "", g_os_user ? " --" : "", datadir, rs->log,
+             rs->port, rs->sockdir);
+    if (r.status != 0) {
+        char *log = h_read_file(rs->log);
+        print_message("pg_ctl start failed (%d): %s%s\n--- log ---\n%s\n", r.status, r.out, r.err,
+                      log ? log : "(none)");
+        free(log);
+        h_result_free(&r);
+        stop_server(rs);
+        return NULL;
+    }
+    h_result_free(&r);
+    return rs;
+}
+
+/* "1,2,3" : the ids in table pitr of a recovered server */
+static char *
+ids_of(const struct rserver *rs)
+{
+    return rsql(rs, "postgres", "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM pitr");
+}
+
+static char *
+expected_ids(int n)
+{
+    struct strbuf sb;
+
+    strbuf_init(&sb);
+    for (int i = 1; i <= n; i++)
+        strbuf_appendf(&sb, "%s%d", i > 1 ? "," : "", i);
+    return strbuf_detach(&sb);
+}
+
+/* Wait until the replication client `app` has flushed up to lsn. */
+static int
+wait_flushed(struct h_pg *pg, const char *app, const char *lsn)
+{
+    for (int i = 0; i < 600; i++) {
+        char *q = br_asprintf("SELECT count(*) FROM pg_stat_replication WHERE application_name = '%s' AND "
+                              "flush_lsn >= '%s'::pg_lsn", app, lsn);
+        char *out = h_pg_sql(pg, "postgres", q);
+        int ok = out != NULL && strcmp(out, "1") == 0;
+        free(out);
+        free(q);
+        if (ok)
+            return 0;
+        sleep_ms(100);
+    }
+    return -1;
+}
+
+/* Switch WAL and wait for archive_command to have archived that segment; then archive-wal. */
+static void
+switch_and_archive(struct fixture *fx)
+{
+    char *seg = sql(fx->pg, "SELECT pg_walfile_name(pg_switch_wal())");
+    struct h_result r;
+    int ok = 0;
+
+    for (int i = 0; i < 600 && !ok; i++) {
+        char *last = sql(fx->pg, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver");
+        ok = strcmp(last, seg) >= 0;
+        free(last);
+        if (!ok)
+            sleep_ms(100);
+    }
+    if (!ok)
+        fail_msg("segment %s was not archived", seg);
+    r = BARREL(fx, "archive-wal", "pg");
+    if (r.status != 0)
+        fail_msg("archive-wal failed: %s%s", r.out, r.err);
+    h_result_free(&r);
+    free(seg);
+}
+
+static void
+commit_row(struct fixture *fx, int id)
+{
+    char *out = sql(fx->pg, "INSERT INTO pitr VALUES (%d, 'row %d') RETURNING pg_current_xact_id()", id, id);
+    char *after = sql(fx->pg, "SELECT clock_timestamp()::text || '|' || pg_current_wal_insert_lsn()::text");
+    char *bar = strchr(after, '|');
+
+    assert_non_null(bar);
+    *bar = '\0';
+    snprintf(fx->rows[id].xid, sizeof(fx->rows[id].xid), "%s", out);
+    snprintf(fx->rows[id].time_after, sizeof(fx->rows[id].time_after), "%s", after);
+    snprintf(fx->rows[id].lsn_after, sizeof(fx->rows[id].lsn_after), "%s", bar + 1);
+    free(out);
+    free(after);
+    sleep_ms(20);
+}
+
+static char *
+take_backup(struct fixture *fx)
+{
+    struct h_result r = BARREL(fx, "backup", "pg");
+    char *id;
+
+    if (r.status != 0)
+        fail_msg("backup failed: %s%s", r.out, r.err);
+    h_result_free(&r);
+    r = BARREL(fx, "list-backups", "--minimal", "pg");
+    assert_int_equal(r.status, 0);
+    id = br_strndup(r.out, 15);   /* newest first */
+    h_result_free(&r);
+    return id;
+}
+
+/* ---- fixture ---- */
+
+static int
+group_setup(void **state)
+{
+    struct fixture *fx = br_calloc(1, sizeof(*fx));
+    char *incoming, *extra, *conninfo, *repl, *user, *text, *log;
+    struct h_result r;
+
+    *state = fx;
+    if (!h_pg_available())
+        return 0;
+    fx->tmp = h_mkdtemp();
+    fx->home = br_asprintf("%s/home", fx->tmp);
+    fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
+    fx->tbs = br_asprintf("%s/tbs1", fx->tmp);
+    incoming = br_asprintf("%s/pg/incoming", fx->home);
+    r = h_sh("mkdir -p '%s' && chmod 0777 '%s' '%s/pg' '%s' && mkdir -p '%s' && chmod 0755 '%s'", incoming, incoming,
+             fx->home, fx->home, fx->tbs, fx->tmp);
+    h_result_free(&r);
+    /* new zero-filled segments: what archive_command and receive-wal store is then byte-identical */
+    extra = br_asprintf("archive_mode = on\n"
+                        "archive_command = 'test ! -f %s/%%f && cp %%p %s/%%f.tmp && mv %s/%%f.tmp %s/%%f'\n"
+                        "wal_recycle = off\nmax_wal_size = 256MB\n",
+                        incoming, incoming, incoming, incoming);
+    fx->pg = h_pg_start(extra);
+    free(extra);
+    free(incoming);
+    if (fx->pg == NULL)
+        return 0;
+    g_os_user = fx->pg->os_user;
+    atexit(stop_all);
+    if (g_os_user != NULL) {
+        r = h_sh("chown %s '%s'", g_os_user, fx->tbs);
+        h_result_free(&r);
+    }
+    conninfo = h_pg_conninfo(fx->pg);
+    repl = h_pg_repl_conninfo(fx->pg);
+    user = h_current_user();
+    text = br_asprintf("[barman]\nbarman_home = %s\nbarman_user = %s\nlog_level = INFO\n\n"
+                       "[pg]\nconninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\n"
+                       "archiver = on\nstreaming_archiver = on\nslot_name = barrel_rec\ncreate_slot = auto\n"
+                       "immediate_checkpoint = true\nbackup_compression = zstd\n\n"
+                       "[pgz]\nbackup_directory = %s/pgz\nconninfo = host=127.0.0.1 port=1 dbname=postgres\n"
+                       "backup_method = postgres\narchiver = on\n\n"
+                       "[evil]\nbackup_directory = %s/evil\nconninfo = host=127.0.0.1 port=1 dbname=postgres\n"
+                       "backup_method = postgres\narchiver = on\n",
+                       fx->home, user, conninfo, repl, fx->tmp, fx->tmp);
+    h_write_file(fx->conf, text);
+    free(text);
+    free(user);
+    free(repl);
+    free(conninfo);
+
+    /* receive-wal in the background, from before the first backup */
+    log = br_asprintf("%s/receive-wal.log", fx->tmp);
+    fflush(NULL);
+    fx->receiver = fork();
+    if (fx->receiver == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(h_barrel_bin(), h_barrel_bin(), "-c", fx->conf, "receive-wal", "pg", (char *) NULL);
+        _exit(127);
+    }
+    free(log);
+
+    /* data: a table in the tablespace, the PITR table in the main one */
+    text = br_asprintf("CREATE TABLESPACE ts1 LOCATION '%s'", fx->tbs);
+    free(sql(fx->pg, "%s", text));
+    free(text);
+    free(sql(fx->pg, "CREATE TABLE ts_data (id int, v text) TABLESPACE ts1; "
+                     "INSERT INTO ts_data SELECT g, md5(g::text) FROM generate_series(1, 2500) g; "
+                     "CREATE TABLE pitr (id int PRIMARY KEY, label text)"));
+
+    fx->backup1 = take_backup(fx);
+    for (int i = 1; i <= 3; i++)
+        commit_row(fx, i);
+    free(sql(fx->pg, "SELECT pg_create_restore_point('rp_mid')"));
+    for (int i = 4; i <= 5; i++)
+        commit_row(fx, i);
+    sleep_ms(1100);   /* backup ids have a one-second resolution */
+    fx->backup2 = take_backup(fx);
+    for (int i = 6; i <= N_ROWS_ARCHIVED; i++)
+        commit_row(fx, i);
+    switch_and_archive(fx);
+    /* rows only the streaming receiver has: its .partial segment */
+    for (int i = N_ROWS_ARCHIVED + 1; i <= N_ROWS; i++)
+        commit_row(fx, i);
+    if (wait_flushed(fx->pg, "barman_receive_wal", fx->rows[N_ROWS].lsn_after) != 0)
+        print_message("receive-wal did not flush %s in time\n", fx->rows[N_ROWS].lsn_after);
+    return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    stop_all();
+    if (fx->receiver > 0) {
+        kill(fx->receiver, SIGTERM);
+        waitpid(fx->receiver, NULL, 0);
+    }
+    h_pg_destroy(fx->pg);
+    if (fx->tmp != NULL)
+        h_rmtree(fx->tmp);
+    free(fx->tmp);
+    free(fx->home);
+    free(fx->conf);
+    free(fx->tbs);
+    free(fx->backup1);
+    free(fx->backup2);
+    free(fx);
+    return 0;
+}
+
+static struct fixture *
+need_pg(void **state)
+{
+    struct fixture *fx = *state;
+
+    if (!h_pg_available()) {
+        print_message("PostgreSQL 15 server binaries not installed: skipping\n");
+        skip();
+    }
+    assert_non_null(fx->pg);
+    assert_non_null(fx->backup1);
+    return fx;
+}
+
+/*
+ * Recover with the options given into <tmp>/<name> (tablespace relocated to
+ * <tmp>/<name>_ts1), start it, and check the pitr rows are exactly 1..n.
+ */
+static void
+recover_and_check(struct fixture *fx, const char *name, const char *const *opts, const char *backup, int n,
+                  const char *expect_line)
+{
+    char *dest = br_asprintf("%s/%s", fx->tmp, name);
+    char *tsloc = br_asprintf("%s/%s_ts1", fx->tmp, name);
+    char *reloc = br_asprintf("ts1:%s", tsloc);
+    const char *args[32];
+    size_t k = 0;
+    struct h_result r;
+    struct rserver *rs;
+    char *ids, *want, *count;
+
+    args[k++] = "recover";
+    args[k++] = "--tablespace";
+    args[k++] = reloc;
+    for (; opts && *opts; opts++)
+        args[k++] = *opts;
+    args[k++] = "pg";
+    args[k++] = backup;
+    args[k++] = dest;
+    args[k] = NULL;
+    r = barrel_argv(fx, args);
+    if (r.status != 0)
+        fail_msg("recover %s failed (%d): %s%s", name, r.status, r.out, r.err);
+    if (expect_line != NULL && strstr(r.out, expect_line) == NULL)
+        fail_msg("recover %s: no \"%s\" in:\n%s", name, expect_line, r.out);
+    h_result_free(&r);
+
+    rs = start_recovered(fx, dest, tsloc);
+    assert_non_null(rs);
+    ids = ids_of(rs);
+    want = expected_ids(n);
+    assert_non_null(ids);
+    if (strcmp(ids, want) != 0)
+        fail_msg("recovery %s: rows %s, expected exactly %s", name, ids, want);
+    /* the relocated tablespace is there and complete */
+    count = rsql(rs, "postgres", "SELECT count(*) FROM ts_data");
+    assert_non_null(count);
+    assert_string_equal(count, "2500");
+    free(count);
+    free(ids);
+    free(want);
+    stop_server(rs);
+    free(reloc);
+    free(tsloc);
+    free(dest);
+}
+
+/* ---- PITR: each kind of target ---- */
+
+static void
+test_recover_target_time(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    /* auto: the newest backup ending before the target is backup 1 */
+    const char *opts[] = {"--target-time", fx->rows[2].time_after, NULL};
+    char *line = br_asprintf("Starting local restore for server pg using backup %s", fx->backup1);
+
+    recover_and_check(fx, "r_time", opts, "auto", 2, line);
+    free(line);
+}
+
+static void
+test_recover_target_xid(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    const char *opts[] = {"--target-xid", fx->rows[4].xid, "--jobs", "2", NULL};
+
+    recover_and_check(fx, "r_xid", opts, fx->backup1, 4, "Doing PITR. Recovery target xid: ");
+}
+
+static void
+test_recover_target_xid_exclusive(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    const char *opts[] = {"--target-xid", fx->rows[4].xid, "--exclusive", NULL};
+
+    recover_and_check(fx, "r_xid_excl", opts, fx->backup1, 3, NULL);
+}
+
+static void
+test_recover_target_lsn(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    const char *opts[] = {"--target-lsn", fx->rows[7].lsn_after, NULL};
+    char *line = br_asprintf("Starting local restore for server pg using backup %s", fx->backup2);
+
+    recover_and_check(fx, "r_lsn", opts, "auto", 7, line);
+    free(line);
+}
+
+static void
+test_recover_target_name(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    const char *opts[] = {"--target-name", "rp_mid", "--target-action", "promote", NULL};
+
+    recover_and_check(fx, "r_name", opts, fx->backup1, 3, "Doing PITR. Recovery target name: 'rp_mid'");
+}
+
+static void
+test_recover_target_immediate(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    const char *opts[] = {"--target-immediate", NULL};
+
+    recover_and_check(fx, "r_immediate", opts, fx->backup2, 5, "Doing PITR. Recovery target immediate: True");
+}
+
+/* ---- the end of WAL, with the streamed partial segment ---- */
+
+static void
+test_recover_latest_partial(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    char *dest = br_asprintf("%s/r_latest", fx->tmp);
+    char *settings;
+
+    /* no target: WAL into pg_wal with .done files, the partial under its bare name */
+    recover_and_check(fx, "r_latest", NULL, "latest", N_ROWS, "The last streamed WAL segment ");
+    settings = br_asprintf("%s/postgresql.auto.conf", dest);
+    {
+        char *text = h_read_file(settings);
+        assert_non_null(text);
+        assert_null(strstr(text, "restore_command"));
+        free(text);
+    }
+    free(settings);
+    free(dest);
+}
+
+/* ---- replica rebuild: a standby that streams from the primary ---- */
+
+static void
+test_recover_standby(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    char *dest = br_asprintf("%s/r_standby", fx->tmp);
+    char *tsloc = br_asprintf("%s/r_standby_ts1", fx->tmp);
+    char *reloc = br_asprintf("ts1:%s", tsloc);
+    char *conninfo = br_asprintf("host=127.0.0.1 port=%d user=" H_PG_REPL_USER " application_name=rebuilt_standby",
+                                 fx->pg->port);
+    struct h_result r;
+    struct rserver *rs;
+    char *out = NULL, *text, *path;
+    int streaming = 0;
+
+    r = BARREL(fx, "recover", "--standby-mode", "--primary-conninfo", conninfo, "--tablespace", reloc, "pg", "latest",
+               dest);
+    if (r.status != 0)
+        fail_msg("recover --standby-mode failed: %s%s", r.out, r.err);
+    h_result_free(&r);
+    path = br_asprintf("%s/standby.signal", dest);
+    assert_true(access(path, F_OK) == 0);
+    free(path);
+    path = br_asprintf("%s/postgresql.auto.conf", dest);
+    text = h_read_file(path);
+    assert_non_null(strstr(text, "primary_conninfo = 'host=127.0.0.1"));
+    free(text);
+    free(path);
+
+    rs = start_recovered(fx, dest, tsloc);
+    assert_non_null(rs);
+    for (int i = 0; i < 300 && !streaming; i++) {
+        free(out);
+        out = sql(fx->pg, "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'rebuilt_standby' AND "
+                          "state = 'streaming'");
+        streaming = strcmp(out, "1") == 0;
+        if (!streaming)
+            sleep_ms(100);
+    }
+    free(out);
+    if (!streaming) {
+        char *log = h_read_file(rs->log);
+        fail_msg("the rebuilt standby does not stream; its log:\n%s", log ? log : "");
+    }
+    out = rsql(rs, "postgres", "SELECT pg_is_in_recovery()");
+    assert_string_equal(out, "t");
+    free(out);
+    /* a row committed now on the primary reaches the standby */
+    free(sql(fx->pg, "INSERT INTO pitr VALUES (100, 'after the standby')"));
+    free(sql(fx->pg, "DELETE FROM pitr WHERE id = 100"));
+    stop_server(rs);
+    free(conninfo);
+    free(reloc);
+    free(tsloc);
+    free(dest);
+}
+
+/* ---- refusals: one clear line, non-zero exit, nothing written ---- */
+
+static void
+expect_refusal(struct fixture *fx, const char *const *args, const char *message)
+{
+    struct h_result r = barrel_argv(fx, args);
+
+    if (r.status == 0 || strstr(r.err, message) == NULL)
+        fail_msg("expected a refusal with \"%s\", got %d:\n%s%s", message, r.status, r.out, r.err);
+    h_result_free(&r);
+}
+
+static void
+test_recover_refusals(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    char *never = br_asprintf("%s/never", fx->tmp);
+    char *full = br_asprintf("%s/full", fx->tmp);
+    char *junk = br_asprintf("%s/full/something", fx->tmp);
+    char *r_ts = br_asprintf("ts1:%s/never_ts1", fx->tmp);
+    struct h_result r;
+
+    mkdir(full, 0700);
+    h_write_file(junk, "not a data directory\n");
+    {
+        const char *a[] = {"recover", "--target-time", "2000-01-01 00:00:00+00", "pg", fx->backup1, never, NULL};
+        expect_refusal(fx, a, "ERROR: The requested target time 2000-01-01 00:00:00+00:00 is before the backup end time ");
+    }
+    {
+        const char *a[] = {"recover", "--target-immediate", "--target-name", "x", "pg", fx->backup1, never, NULL};
+        expect_refusal(fx, a, "ERROR: You cannot specify multiple targets for the recovery operation");
+    }
+    {
+        const char *a[] = {"recover", "--target-tli", "7", "pg", fx->backup1, never, NULL};
+        expect_refusal(fx, a, "ERROR: The requested target timeline 7 is not reachable from backup");
+    }
+    {
+        const char *a[] = {"recover", "--tablespace", "nosuch:/tmp/x", "pg", fx->backup1, never, NULL};
+        expect_refusal(fx, a, "ERROR: Invalid tablespace name 'nosuch'");
+    }
+    {
+        const char *a[] = {"recover", "--tablespace", r_ts, "pg", fx->backup1, full, NULL};
+        expect_refusal(fx, a, "is not empty");
+    }
+    {
+        const char *a[] = {"recover", "--target-action", "promote", "--tablespace", r_ts, "pg", fx->backup1, never, NULL};
+        expect_refusal(fx, a, "ERROR: Can't enable recovery target action when PITR is not required");
+    }
+    {
+        const char *a[] = {"recover", "pg", "20000101T000000", never, NULL};
+        expect_refusal(fx, a, "ERROR: Unknown backup '20000101T000000' for server 'pg'");
+    }
+    {
+        const char *a[] = {"recover", "pg", fx->backup1, "host:/tmp/x", NULL};
+        expect_refusal(fx, a, "ERROR: The destination directory parameter cannot contain the ':' character");
+    }
+    {
+        const char *a[] = {"recover", "--target-lsn", "0/1", "pg", fx->backup1, never, NULL};
+        expect_refusal(fx, a, "is before the backup end LSN");
+    }
+    /* nothing was created by any of them */
+    assert_int_equal(access(never, F_OK), -1);
+    r = h_sh("ls -A '%s' | wc -l", full);
+    assert_string_equal(r.out, "1\n");
+    h_result_free(&r);
+    free(r_ts);
+    free(junk);
+    free(full);
+    free(never);
+}
+
+/* ---- hostile and damaged archives ---- */
+
+/* A copy of server pg's catalog as server `evil`, whose backup 2 gets base.tar.zst from `python` (a script body). */
+static void
+make_evil(struct fixture *fx, const char *python)
+{
+    char *script = br_asprintf("%s/craft.py", fx->tmp);
+    char *base = br_asprintf("%s/evil/base/%s/data/base.tar.zst", fx->tmp, fx->backup2);
+    struct h_result r;
+
+    r = h_sh("rm -rf '%s/evil' && cp -a '%s/pg' '%s/evil' && rm -f '%s/evil/streaming/'*", fx->tmp, fx->home, fx->tmp,
+             fx->tmp);
+    assert_int_equal(r.status, 0);
+    h_result_free(&r);
+    h_write_file(script, python);
+    r = h_sh("zstd -dc '%s' > '%s.tar' && python3 '%s' '%s.tar' '%s.new.tar' && zstd -q -f '%s.new.tar' -o '%s' "
+             "&& rm -f '%s.tar' '%s.new.tar'", base, base, script, base, base, base, base, base, base);
+    if (r.status != 0)
+        fail_msg("crafting the archive failed: %s%s", r.out, r.err);
+    h_result_free(&r);
+    free(base);
+    free(script);
+}
+
+static void
+expect_evil_refused(struct fixture *fx, const char *name, const char *message, const char *outside)
+{
+    char *dest = br_asprintf("%s/%s", fx->tmp, name);
+    char *tsloc = br_asprintf("ts1:%s/%s_ts1", fx->tmp, name);
+    struct h_result r = BARREL(fx, "recover", "--tablespace", tsloc, "evil", fx->backup2, dest);
+
+    if (r.status == 0 || strstr(r.err, message) == NULL)
+        fail_msg("%s: expected \"%s\", got %d:\n%s%s", name, message, r.status, r.out, r.err);
+    h_result_free(&r);
+    /* the destination was emptied again: nothing looks like a data directory */
+    assert_int_equal(access(dest, F_OK), -1);
+    /* and nothing outside it changed */
+    r = h_sh("ls -A '%s' 2>/dev/null | wc -l", outside);
+    assert_string_equal(r.out, "1\n");
+    h_result_free(&r);
+    free(tsloc);
+    free(dest);
+}
+
+static void
+test_recover_hostile_archives(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    char *outside = br_asprintf("%s/outside", fx->tmp);
+    char *sentinel = br_asprintf("%s/outside/sentinel", fx->tmp);
+    char *py;
+
+    mkdir(outside, 0755);
+    h_write_file(sentinel, "untouched\n");
+
+    /* "../outside/evil": climbing out of the destination */
+    py = br_asprintf("import sys, tarfile, io\n"
+                     "src = tarfile.open(sys.argv[1]); dst = tarfile.open(sys.argv[2], 'w', format=tarfile.GNU_FORMAT)\n"
+                     "ti = tarfile.TarInfo('../outside/evil'); data = b'pwned'; ti.size = len(data)\n"
+                     "dst.addfile(ti, io.BytesIO(data))\n"
+                     "for m in src.getmembers(): dst.addfile(m, src.extractfile(m) if m.isfile() else None)\n"
+                     "dst.close()\n");
+    make_evil(fx, py);
+    free(py);
+    expect_evil_refused(fx, "e_dotdot", "refusing archive member \"../outside/evil\": path contains \"..\"", outside);
+
+    /* an absolute path */
+    py = br_asprintf("import sys, tarfile, io\n"
+                     "src = tarfile.open(sys.argv[1]); dst = tarfile.open(sys.argv[2], 'w', format=tarfile.GNU_FORMAT)\n"
+                     "for m in src.getmembers(): dst.addfile(m, src.extractfile(m) if m.isfile() else None)\n"
+                     "ti = tarfile.TarInfo('%s/abs'); data = b'pwned'; ti.size = len(data)\n"
+                     "dst.addfile(ti, io.BytesIO(data))\n"
+                     "dst.close()\n", outside);
+    make_evil(fx, py);
+    free(py);
+    expect_evil_refused(fx, "e_abs", "absolute path", outside);
+
+    /* a symlink to outside, then a file written through it */
+    py = br_asprintf("import sys, tarfile, io\n"
+                     "src = tarfile.open(sys.argv[1]); dst = tarfile.open(sys.argv[2], 'w', format=tarfile.GNU_FORMAT)\n"
+                     "for m in src.getmembers(): dst.addfile(m, src.extractfile(m) if m.isfile() else None)\n"
+                     "ti = tarfile.TarInfo('escape'); ti.type = tarfile.SYMTYPE; ti.linkname = '%s'\n"
+                     "dst.addfile(ti)\n"
+                     "ti = tarfile.TarInfo('escape/evil'); data = b'pwned'; ti.size = len(data)\n"
+                     "dst.addfile(ti, io.BytesIO(data))\n"
+                     "dst.close()\n", outside);
+    make_evil(fx, py);
+    free(py);
+    expect_evil_refused(fx, "e_symlink", "symbolic link to", outside);
+
+    /* a relative symlink to the destination itself, then a file below it */
+    py = br_asprintf("import sys, tarfile, io\n"
+                     "src = tarfile.open(sys.argv[1]); dst = tarfile.open(sys.argv[2], 'w', format=tarfile.GNU_FORMAT)\n"
+                     "ti = tarfile.TarInfo('loop'); ti.type = tarfile.SYMTYPE; ti.linkname = '.'\n"
+                     "dst.addfile(ti)\n"
+                     "ti = tarfile.TarInfo('loop/evil'); data = b'pwned'; ti.size = len(data)\n"
+                     "dst.addfile(ti, io.BytesIO(data))\n"
+                     "for m in src.getmembers(): dst.addfile(m, src.extractfile(m) if m.isfile() else None)\n"
+                     "dst.close()\n");
+    make_evil(fx, py);
+    free(py);
+    expect_evil_refused(fx, "e_through", "would be written through the symbolic link \"loop\"", outside);
+
+    {
+        char *text = h_read_file(sentinel);
+        assert_string_equal(text, "untouched\n");
+        free(text);
+    }
+    free(sentinel);
+    free(outside);
+}
+
+static void
+test_recover_flipped_byte(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    /* one byte of PG_VERSION changed, same size: only the checksum can tell */
+    const char *py = "import sys, tarfile, io\n"
+                     "src = tarfile.open(sys.argv[1]); dst = tarfile.open(sys.argv[2], 'w', format=tarfile.GNU_FORMAT)\n"
+                     "for m in src.getmembers():\n"
+                     "    f = src.extractfile(m) if m.isfile() else None\n"
+                     "    if m.name == 'PG_VERSION':\n"
+                     "        data = bytearray(f.read()); data[0] ^= 0x01; f = io.BytesIO(bytes(data))\n"
+                     "    dst.addfile(m, f)\n"
+                     "dst.close()\n";
+
+    make_evil(fx, py);
+    {
+        char *dest = br_asprintf("%s/e_flip", fx->tmp);
+        char *tsloc = br_asprintf("ts1:%s/e_flip_ts1", fx->tmp);
+        struct h_result r = BARREL(fx, "recover", "--tablespace", tsloc, "evil", fx->backup2, dest);
+
+        if (r.status == 0 || strstr(r.err, "base.tar.zst: checksum mismatch for file \"PG_VERSION\"") == NULL)
+            fail_msg("expected a checksum mismatch naming PG_VERSION, got %d:\n%s%s", r.status, r.out, r.err);
+        h_result_free(&r);
+        assert_int_equal(access(dest, F_OK), -1);
+        free(tsloc);
+        free(dest);
+    }
+}
+
+/* ---- --delta ---- */
+
+static void
+test_recover_delta(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    char *dest = br_asprintf("%s/r_delta", fx->tmp);
+    char *tsloc = br_asprintf("%s/r_delta_ts1", fx->tmp);
+    char *reloc = br_asprintf("ts1:%s", tsloc);
+    struct h_result r;
+    struct rserver *rs;
+    char *ids, *want;
+
+    r = BARREL(fx, "recover", "--tablespace", reloc, "pg", fx->backup2, dest);
+    if (r.status != 0)
+        fail_msg("first recover failed: %s%s", r.out, r.err);
+    h_result_free(&r);
+    /* damage: one file changed (same size), one removed, one extra file */
+    r = h_sh("cd '%s' && printf 'X' | dd of=global/pg_control bs=1 seek=100 conv=notrunc 2>/dev/null && "
+             "rm -f base/1/PG_VERSION && echo junk > base/extra_junk", dest);
+    assert_int_equal(r.status, 0);
+    h_result_free(&r);
+
+    /* without --delta: refused */
+    r = BARREL(fx, "recover", "--tablespace", reloc, "pg", fx->backup2, dest);
+    assert_int_not_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "is not empty"));
+    h_result_free(&r);
+
+    /*
+     * --delta rewrites exactly: global/pg_control, base/1/PG_VERSION, the
+     * postgresql.conf the first recovery edited (archive_command) and
+     * backup_manifest.<ID>, which the backup's manifest does not list.
+     */
+    r = BARREL(fx, "recover", "--delta", "--tablespace", reloc, "pg", fx->backup2, dest);
+    if (r.status != 0)
+        fail_msg("recover --delta failed: %s%s", r.out, r.err);
+    if (strstr(r.out, "Restored 4 files (") == NULL)
+        fail_msg("unexpected delta summary:\n%s", r.out);
+    h_result_free(&r);
+    r = h_sh("test ! -e '%s/base/extra_junk'", dest);
+    assert_int_equal(r.status, 0);
+    h_result_free(&r);
+
+    rs = start_recovered(fx, dest, tsloc);
+    assert_non_null(rs);
+    ids = ids_of(rs);
+    want = expected_ids(N_ROWS);
+    assert_string_equal(ids, want);
+    free(ids);
+    free(want);
+
+    /* a running server is never restored over */
+    r = BARREL(fx, "recover", "--delta", "--tablespace", reloc, "pg", fx->backup2, dest);
+    assert_int_not_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "a PostgreSQL server is running on"));
+    h_result_free(&r);
+    stop_server(rs);
+    free(reloc);
+    free(tsloc);
+    free(dest);
+}
+
+/* ---- Barman 3.4's own tar backup (gzip, a tablespace, gzip WAL) ---- */
+
+static void
+test_recover_barman_fixture(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    char *dest = br_asprintf("%s/r_barman", fx->tmp);
+    char *tsloc = br_asprintf("%s/r_barman_ts1", fx->tmp);
+    char *reloc = br_asprintf("ts1:%s", tsloc);
+    struct h_result r;
+    struct rserver *rs;
+    char *out;
+
+    r = h_sh("cp -a '%s/backup-tar-complete/pgz' '%s/pgz' && chmod -R u+w '%s/pgz'", h_fixtures_dir(), fx->tmp,
+             fx->tmp);
+    assert_int_equal(r.status, 0);
+    h_result_free(&r);
+    r = BARREL(fx, "recover", "--target-immediate", "--target-action", "promote", "--tablespace", reloc, "pgz",
+               "latest", dest);
+    if (r.status != 0)
+        fail_msg("recover of Barman's backup failed: %s%s", r.out, r.err);
+    h_result_free(&r);
+    rs = start_recovered(fx, dest, tsloc);
+    assert_non_null(rs);
+    for (int i = 0; i < 100; i++) {
+        out = rsql(rs, "postgres", "SELECT pg_is_in_recovery()");
+        int done = out != NULL && strcmp(out, "f") == 0;
+        free(out);
+        if (done)
+            break;
+        sleep_ms(100);
+    }
+    out = rsql(rs, "bench", "SELECT count(*) FROM pgbench_accounts");
+    assert_non_null(out);
+    assert_string_equal(out, "100000");
+    free(out);
+    out = rsql(rs, "bench", "SELECT count(*) FROM ts_data");
+    assert_non_null(out);
+    assert_string_equal(out, "2500");
+    free(out);
+    out = rsql(rs, "bench", "SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = 'ts1'");
+    assert_string_equal(out, tsloc);
+    free(out);
+    stop_server(rs);
+    free(reloc);
+    free(tsloc);
+    free(dest);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recover_target_time),
+        cmocka_unit_test(test_recover_target_xid),
+        cmocka_unit_test(test_recover_target_xid_exclusive),
+        cmocka_unit_test(test_recover_target_lsn),
+        cmocka_unit_test(test_recover_target_name),
+        cmocka_unit_test(test_recover_target_immediate),
+        cmocka_unit_test(test_recover_latest_partial),
+        cmocka_unit_test(test_recover_standby),
+        cmocka_unit_test(test_recover_refusals),
+        cmocka_unit_test(test_recover_hostile_archives),
+        cmocka_unit_test(test_recover_flipped_byte),
+        cmocka_unit_test(test_recover_delta),
+        cmocka_unit_test(test_recover_barman_fixture),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
