@@ -206,4 +206,19 @@ void remote_shell_quote(struct strbuf *sb, const char *arg);
 /* rm -rf path on the remote host; 0, or -1 when the command fails (its stderr in the detail). */
 int remote_remove_tree(struct remote_session *s, const char *path, struct br_error *err);
 
+/* ---- restore target (src/remote/restore_target_ssh.c) ---- */
+
+struct restore_target;
+
+/*
+ * The host of a --remote-ssh-command as a restore_target (restore_target.h)
+ * for `barrel recover`: file operations over SFTP on one session, sinks
+ * (the remote extractor) on sessions of their own leased from a pool, one
+ * per worker thread, rm -rf and kill -0 through the exec helper. The first
+ * session is opened here and must run `true`, as Barman checks: a refused
+ * host key or login fails here, before anything is written. Free with
+ * restore_target_free().
+ */
+struct restore_target *restore_target_ssh_new(const char *ssh_command, struct br_error *err);
+
 #endif /* BARREL_REMOTE_H */

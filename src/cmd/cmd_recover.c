@@ -4,10 +4,10 @@
  * Barman 3.4's options and messages (cli.py recover()), plus barrel's:
  * BACKUP_ID `auto`, --delta, --primary-conninfo (with --standby-mode).
  * The work is the recipe in src/restore/; this file parses, validates the
- * command line as Barman does, picks the backup and the target (local now;
- * --remote-ssh-command is refused until src/remote/ provides an SFTP
- * target), and holds the backup's lock so that a delete cannot remove the
- * files being restored.
+ * command line as Barman does, picks the backup and the target (local, or
+ * with --remote-ssh-command the SSH/SFTP target of src/remote/), and holds
+ * the backup's lock so that a delete cannot remove the files being
+ * restored.
  */
 #include "barrel/build.h"
 #include "barrel/catalog.h"
@@ -16,6 +16,7 @@
 #include "barrel/error.h"
 #include "barrel/mem.h"
 #include "barrel/output.h"
+#include "barrel/remote.h"
 #include "barrel/restore.h"
 #include "barrel/restore_target.h"
 
@@ -260,11 +261,8 @@ cmd_recover(struct cmd_context *ctx, int argc, char **argv, struct br_error *err
         br_error_set(err, BR_E_USAGE, "--primary-conninfo needs --standby-mode");
         goto out;
     }
-    if (remote != NULL) {
-        br_error_set(err, BR_E_STATE, "--remote-ssh-command is not implemented yet: barrel recovers to local "
-                     "directories only in this version");
-        br_error_hint(err, "Recover locally and copy the directory, or use Barman for remote recovery until barrel's "
-                      "SSH transport is released.");
+    if (remote != NULL && argv[optind + 2][0] != '/') {
+        br_error_set(err, BR_E_USAGE, "the destination directory must be an absolute path with --remote-ssh-command");
         goto out;
     }
 
@@ -305,7 +303,17 @@ cmd_recover(struct cmd_context *ctx, int argc, char **argv, struct br_error *err
                                 srv->name, bi->backup_id, 1, err);
     if (lock == NULL)
         goto out;
-    target = restore_target_local_new();
+    /* remote: the host key and the login are checked here, before anything is written */
+    if (remote != NULL) {
+        /* --network-compression: SSH's own compression (ssh -C) */
+        char *command = netcomp ? br_asprintf("%s -C", remote) : br_strdup(remote);
+        target = restore_target_ssh_new(command, err);
+        free(command);
+        if (target == NULL)
+            goto out;
+    } else {
+        target = restore_target_local_new();
+    }
     rc = restore_run(ctx->cfg, srv, bi, dest, &o, target, &res, err);
 out:
     restore_target_free(target);
