@@ -693,6 +693,12 @@ test_recover_refusals(void **state)
         expect_refusal(fx, a, "ERROR: Can't enable recovery target action when PITR is not required");
     }
     {
+        /* remote recovery is tested in test_recover_remote.c; here an ssh option barrel cannot honour */
+        const char *a[] = {"recover", "--remote-ssh-command", "ssh -o ProxyCommand=nc postgres@host", "pg", fx->backup1,
+                           never, NULL};
+        expect_refusal(fx, a, "--remote-ssh-command: ssh option \"ProxyCommand\" is not supported by barrel");
+    }
+    {
         const char *a[] = {"recover", "pg", "20000101T000000", never, NULL};
         expect_refusal(fx, a, "ERROR: Unknown backup '20000101T000000' for server 'pg'");
     }
