@@ -81,6 +81,7 @@ int cmd_verify_backup(struct cmd_context *ctx, int argc, char **argv, struct br_
 int cmd_verify_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_report(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_metrics(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
+int cmd_drill(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_receive_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_archive_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);
 int cmd_get_wal(struct cmd_context *ctx, int argc, char **argv, struct br_error *err);

@@ -15,6 +15,8 @@ static const struct cmd_entry commands[] = {
      "SERVER_NAME BACKUP_ID"},
     {"cron", NULL, cmd_cron, 1, "Run maintenance tasks (global command)", "[--keep-descriptors]"},
     {"delete", NULL, cmd_delete, 1, "Delete a backup", "[--dry-run] SERVER_NAME BACKUP_ID"},
+    {"drill", NULL, cmd_drill, 1, "Restore a backup into a scratch directory, start and check it, measure it, remove it",
+     "SERVER_NAME [BACKUP_ID] [--target-time TIME] [--scratch-dir DIR] [--timeout SECONDS]"},
     {"get-wal", NULL, cmd_get_wal, 1, "Retrieve WAL_NAME file from SERVER_NAME archive", "SERVER_NAME WAL_NAME"},
     {"keep", NULL, cmd_keep, 1, "Tag the specified backup so that it will never be deleted",
      "(--target {full,standalone} | --release | --status) SERVER_NAME BACKUP_ID"},
