@@ -722,7 +722,8 @@ step_wal_dirs(struct rctx *cx, struct br_error *err)
     int rc = cx->t->ops->mkdir_p(cx->t, p, 0700, err);
 
     free(p);
-    if (rc == 0 && cx->is_pitr && !cx->o->get_wal) {
+    /* Barman creates barman_wal/archive_status for every PITR, also with get-wal */
+    if (rc == 0 && cx->is_pitr) {
         p = br_asprintf("%s/barman_wal/archive_status", cx->dest);
         rc = cx->t->ops->mkdir_p(cx->t, p, 0755, err);
         free(p);

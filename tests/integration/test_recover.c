@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -644,6 +645,45 @@ test_recover_standby(void **state)
     free(dest);
 }
 
+/* ---- --get-wal: restore_command calls barrel get-wal, no WAL copied ---- */
+
+static void
+test_recover_get_wal_settings(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    char *dest = br_asprintf("%s/r_getwal", fx->tmp);
+    char *reloc = br_asprintf("ts1:%s/r_getwal_ts1", fx->tmp);
+    char *path = br_asprintf("%s/postgresql.auto.conf", dest);
+    char *user = h_current_user();
+    char *want, *text, *self = realpath(h_barrel_bin(), NULL);
+    struct h_result r;
+
+    assert_non_null(self);
+    r = BARREL(fx, "recover", "--get-wal", "--target-name", "rp_mid", "--tablespace", reloc, "pg", fx->backup1, dest);
+    if (r.status != 0)
+        fail_msg("recover --get-wal failed: %s%s", r.out, r.err);
+    assert_non_null(strstr(r.out, "WARNING: 'get-wal' is in the specified 'recovery_options'."));
+    h_result_free(&r);
+    text = h_read_file(path);
+    assert_non_null(text);
+    want = br_asprintf("\n# The 'barrel get-wal' command must run as '%s' user\n"
+                       "restore_command = 'sudo -u %s %s -c %s get-wal -P pg %%f > %%p'\n"
+                       "recovery_target_name = 'rp_mid'\n", user, user, self, fx->conf);
+    if (strstr(text, want) == NULL)
+        fail_msg("postgresql.auto.conf lacks:\n%s\nit is:\n%s", want, text);
+    free(want);
+    free(text);
+    /* no WAL copied: barman_wal holds only archive_status, as Barman's */
+    r = h_sh("ls -A '%s/barman_wal'", dest);
+    assert_string_equal(r.out, "archive_status\n");
+    h_result_free(&r);
+    free(self);
+    free(user);
+    free(path);
+    free(reloc);
+    free(dest);
+}
+
 /* ---- refusals: one clear line, non-zero exit, nothing written ---- */
 
 static void
@@ -942,6 +982,47 @@ test_recover_barman_fixture(void **state)
              fx->tmp);
     assert_int_equal(r.status, 0);
     h_result_free(&r);
+
+    /* Barman's restore3 command on the same backup: the same postgresql.auto.conf, byte for byte */
+    {
+        char *d3 = br_asprintf("%s/r_barman3", fx->tmp);
+        char *reloc3 = br_asprintf("ts1:%s/r_barman3_ts1", fx->tmp);
+        char *mine, *theirs, *path;
+
+        r = BARREL(fx, "recover", "--target-name", "fixture_rp", "--target-action", "promote", "--tablespace", reloc3,
+                   "pgz", "20261122T133022", d3);
+        if (r.status != 0)
+            fail_msg("recover like Barman's restore3 failed: %s%s", r.out, r.err);
+        assert_non_null(strstr(r.out, "Doing PITR. Recovery target name: 'fixture_rp'\n"));
+        h_result_free(&r);
+        path = br_asprintf("%s/postgresql.auto.conf", d3);
+        mine = h_read_file(path);
+        free(path);
+        path = br_asprintf("%s/recover/restore3-tar-gzip-target-name-promote/postgresql.auto.conf", h_fixtures_dir());
+        theirs = h_read_file(path);
+        free(path);
+        assert_non_null(theirs);
+        assert_string_equal(mine, theirs);
+        free(mine);
+        free(theirs);
+        path = br_asprintf("%s/postgresql.auto.conf.origin", d3);
+        mine = h_read_file(path);
+        free(path);
+        path = br_asprintf("%s/recover/restore3-tar-gzip-target-name-promote/postgresql.auto.conf.origin",
+                           h_fixtures_dir());
+        theirs = h_read_file(path);
+        free(path);
+        assert_string_equal(mine, theirs);
+        free(mine);
+        free(theirs);
+        r = h_sh("cd '%s' && test -f recovery.signal && test -f backup_manifest.20261122T133022 && "
+                 "test -f .barman-recover.info && test -d barman_wal/archive_status && "
+                 "test -f barman_wal/00000001000000000000000B && test -L pg_tblspc/16409", d3);
+        assert_int_equal(r.status, 0);
+        h_result_free(&r);
+        free(reloc3);
+        free(d3);
+    }
     r = BARREL(fx, "recover", "--target-immediate", "--target-action", "promote", "--tablespace", reloc, "pgz",
                "latest", dest);
     if (r.status != 0)
@@ -986,6 +1067,7 @@ main(void)
         cmocka_unit_test(test_recover_target_immediate),
         cmocka_unit_test(test_recover_latest_partial),
         cmocka_unit_test(test_recover_standby),
+        cmocka_unit_test(test_recover_get_wal_settings),
         cmocka_unit_test(test_recover_refusals),
         cmocka_unit_test(test_recover_hostile_archives),
         cmocka_unit_test(test_recover_flipped_byte),
