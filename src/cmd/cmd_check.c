@@ -34,6 +34,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "barrel/catalog.h"
@@ -463,6 +464,38 @@ check_directories(struct check_ctx *cx)
     check_ok(cx, "directories");
 }
 
+/*
+ * "disk space" (barrel only; Barman has no such check): the filesystem of
+ * backup_directory must have room for another backup as large as the last
+ * DONE one, or the next nightly backup fails half-way.
+ */
+static void
+check_disk_space(struct check_ctx *cx)
+{
+    struct statvfs vfs;
+    const struct backup_info *last = last_backup(cx, BACKUP_STATUS_MASK(BACKUP_STATUS_DONE));
+    char free_text[32], need_text[32];
+
+    if (cx->srv->n_disabled_reasons > 0 || cx->srv->backup_directory == NULL)
+        return;
+    if (statvfs(cx->srv->backup_directory, &vfs) != 0) {
+        check_hint(cx, "disk space", 0, "cannot read the free space of %s: %s", cx->srv->backup_directory,
+                   strerror(errno));
+        return;
+    }
+    double free_bytes = (double) vfs.f_bavail * (double) vfs.f_frsize;
+    fmt_pretty_size(free_bytes, free_text, sizeof(free_text));
+    if (last == NULL || last->size <= 0) {
+        check_hint(cx, "disk space", 1, "%s free", free_text);
+        return;
+    }
+    fmt_pretty_size((double) last->size, need_text, sizeof(need_text));
+    if (free_bytes < (double) last->size)
+        check_hint(cx, "disk space", 0, "%s free, the next backup needs about %s", free_text, need_text);
+    else
+        check_hint(cx, "disk space", 1, "%s free, last backup %s", free_text, need_text);
+}
+
 /* "backup maximum age" and "backup minimum size" (perfdata: last backup size). */
 static void
 check_backup_validity(struct check_ctx *cx)
@@ -799,6 +832,7 @@ check_server(struct check_ctx *cx)
         check_postgres(cx);
     /* directories, created when missing */
     check_directories(cx);
+    check_disk_space(cx);
     /* retention policy: barrel refuses to load a policy it cannot enforce */
     check_ok(cx, "retention policy settings");
     /* last backup age and size */

@@ -164,6 +164,9 @@ test_check_fresh_server(void **state)
     assert_line(&r, "\treplication slot: FAILED (replication slot 'barrel' doesn't exist. "
                     "Please execute 'barrel receive-wal --create-slot pg')");
     assert_line(&r, "\tdirectories: OK");
+    /* barrel only: no backup yet, so only the free space is shown */
+    if (strstr(r.out, "\tdisk space: OK (") == NULL || strstr(r.out, " free)\n") == NULL)
+        fail_msg("missing disk space line in:\n%s", r.out);
     assert_line(&r, "\tretention policy settings: OK");
     assert_line(&r, "\tbackup maximum age: OK (no last_backup_maximum_age provided)");
     assert_line(&r, "\tbackup minimum size: OK (0 B)");
