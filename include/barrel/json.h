@@ -47,4 +47,29 @@ void json_write_string(struct strbuf *out, const char *s);
 
 void json_free(struct json *value);
 
+/*
+ * Parse JSON text (RFC 8259; numbers without '.', 'e' or 'E' that fit in
+ * 64 bits become JSON_INT). NULL with err (BR_E_FORMAT, naming `origin`
+ * and the byte offset) on any error or trailing text. Nesting is limited
+ * to 64 levels. For barrel's own state files and tests, not for data whose
+ * size grows with the database.
+ */
+struct br_error;
+struct json *json_parse(const char *text, size_t len, const char *origin, struct br_error *err);
+
+/* Typed lookups in an object with a default when the key is absent or of another type. */
+int64_t json_get_int(const struct json *object, const char *key, int64_t dflt);
+double json_get_double(const struct json *object, const char *key, double dflt);   /* ints convert */
+int json_get_bool(const struct json *object, const char *key, int dflt);
+const char *json_get_string(const struct json *object, const char *key);            /* NULL if absent */
+
+/*
+ * barrel's own state files (verify, drill verdicts...): write an object
+ * durably as indented JSON (parent directories created 0700, file 0600);
+ * read one back (NULL and no error when the file does not exist: check
+ * err->code, BR_E_OK means "absent").
+ */
+int json_state_write(const char *path, const struct json *object, struct br_error *err);
+struct json *json_state_read(const char *path, struct br_error *err);
+
 #endif /* BARREL_JSON_H */

@@ -1,14 +1,19 @@
 /*
- * json.c: a JSON value tree serialised like Python's json.dumps(sort_keys=True).
+ * json.c: a JSON value tree serialised like Python's json.dumps(sort_keys=True),
+ * a small parser for barrel's own state files, and their durable read/write.
  *
  * Objects keep insertion order in memory and are sorted (by byte order of
  * the UTF-8 keys, which matches Python's code-point order) when written.
  */
 #include "barrel/build.h"
 #include "barrel/json.h"
+#include "barrel/error.h"
 #include "barrel/fmt.h"
+#include "barrel/fs.h"
 #include "barrel/mem.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -287,4 +292,362 @@ json_free(struct json *value)
     free(value->keys);
     free(value->sval);
     free(value);
+}
+
+/* ---- parsing ---- */
+
+#define JSON_MAX_DEPTH 64
+#define JSON_STATE_MAX_BYTES (1024 * 1024)
+
+struct json_parser {
+    const char *s;
+    size_t len, pos;
+    const char *origin;
+    struct br_error *err;
+};
+
+static struct json *
+json_fail(struct json_parser *p, const char *what)
+{
+    br_error_set(p->err, BR_E_FORMAT, "could not parse JSON in \"%s\" at byte %zu: %s", p->origin, p->pos, what);
+    return NULL;
+}
+
+static void
+json_ws(struct json_parser *p)
+{
+    while (p->pos < p->len && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n'
+                               || p->s[p->pos] == '\r'))
+        p->pos++;
+}
+
+static int
+json_lit(struct json_parser *p, const char *word)
+{
+    size_t n = strlen(word);
+    if (p->len - p->pos >= n && memcmp(p->s + p->pos, word, n) == 0) {
+        p->pos += n;
+        return 1;
+    }
+    return 0;
+}
+
+static int
+json_hex4(struct json_parser *p, uint32_t *out)
+{
+    uint32_t v = 0;
+    if (p->len - p->pos < 4)
+        return -1;
+    for (int i = 0; i < 4; i++) {
+        int c = (unsigned char) p->s[p->pos++];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (uint32_t) (c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (uint32_t) (c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (uint32_t) (c - 'A' + 10);
+        else return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void
+json_put_utf8(struct strbuf *sb, uint32_t cp)
+{
+    if (cp < 0x80)
+        strbuf_append_char(sb, (char) cp);
+    else if (cp < 0x800) {
+        strbuf_append_char(sb, (char) (0xC0 | (cp >> 6)));
+        strbuf_append_char(sb, (char) (0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        strbuf_append_char(sb, (char) (0xE0 | (cp >> 12)));
+        strbuf_append_char(sb, (char) (0x80 | ((cp >> 6) & 0x3F)));
+        strbuf_append_char(sb, (char) (0x80 | (cp & 0x3F)));
+    } else {
+        strbuf_append_char(sb, (char) (0xF0 | (cp >> 18)));
+        strbuf_append_char(sb, (char) (0x80 | ((cp >> 12) & 0x3F)));
+        strbuf_append_char(sb, (char) (0x80 | ((cp >> 6) & 0x3F)));
+        strbuf_append_char(sb, (char) (0x80 | (cp & 0x3F)));
+    }
+}
+
+/* A string literal (after the opening quote) into sb. */
+static int
+json_str(struct json_parser *p, struct strbuf *sb)
+{
+    while (p->pos < p->len) {
+        unsigned char c = (unsigned char) p->s[p->pos++];
+        if (c == '"')
+            return 0;
+        if (c < 0x20) {
+            json_fail(p, "control character in a string");
+            return -1;
+        }
+        if (c != '\\') {
+            strbuf_append_char(sb, (char) c);
+            continue;
+        }
+        if (p->pos >= p->len)
+            break;
+        c = (unsigned char) p->s[p->pos++];
+        switch (c) {
+        case '"': case '\\': case '/': strbuf_append_char(sb, (char) c); break;
+        case 'b': strbuf_append_char(sb, '\b'); break;
+        case 'f': strbuf_append_char(sb, '\f'); break;
+        case 'n': strbuf_append_char(sb, '\n'); break;
+        case 'r': strbuf_append_char(sb, '\r'); break;
+        case 't': strbuf_append_char(sb, '\t'); break;
+        case 'u': {
+            uint32_t cp, lo;
+            if (json_hex4(p, &cp) != 0) {
+                json_fail(p, "bad \\u escape");
+                return -1;
+            }
+            if (cp >= 0xD800 && cp < 0xDC00 && json_lit(p, "\\u") && json_hex4(p, &lo) == 0 && lo >= 0xDC00
+                && lo < 0xE000)
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            if (cp == 0) {
+                json_fail(p, "\\u0000 in a string");
+                return -1;
+            }
+            json_put_utf8(sb, cp);
+            break;
+        }
+        default:
+            json_fail(p, "bad escape");
+            return -1;
+        }
+    }
+    json_fail(p, "unterminated string");
+    return -1;
+}
+
+static struct json *json_value(struct json_parser *p, int depth);
+
+static struct json *
+json_number(struct json_parser *p)
+{
+    size_t start = p->pos;
+    int is_float = 0;
+    char buf[64];
+
+    if (p->pos < p->len && p->s[p->pos] == '-')
+        p->pos++;
+    if (p->pos >= p->len || !isdigit((unsigned char) p->s[p->pos]))
+        return json_fail(p, "bad number");
+    while (p->pos < p->len && (isdigit((unsigned char) p->s[p->pos]) || strchr(".eE+-", p->s[p->pos]))) {
+        if (strchr(".eE", p->s[p->pos]))
+            is_float = 1;
+        p->pos++;
+    }
+    if (p->pos - start >= sizeof(buf))
+        return json_fail(p, "number too long");
+    memcpy(buf, p->s + start, p->pos - start);
+    buf[p->pos - start] = '\0';
+    errno = 0;
+    if (!is_float) {
+        char *end;
+        long long v = strtoll(buf, &end, 10);
+        if (errno == 0 && *end == '\0')
+            return json_int(v);
+    }
+    char *end;
+    double d = strtod(buf, &end);
+    if (*end != '\0')
+        return json_fail(p, "bad number");
+    return json_double(d);
+}
+
+static struct json *
+json_value(struct json_parser *p, int depth)
+{
+    struct strbuf sb;
+    struct json *v;
+
+    if (depth > JSON_MAX_DEPTH)
+        return json_fail(p, "nesting too deep");
+    json_ws(p);
+    if (p->pos >= p->len)
+        return json_fail(p, "unexpected end");
+    switch (p->s[p->pos]) {
+    case '"':
+        p->pos++;
+        strbuf_init(&sb);
+        if (json_str(p, &sb) != 0) {
+            strbuf_free(&sb);
+            return NULL;
+        }
+        v = json_string(sb.buf);
+        strbuf_free(&sb);
+        return v;
+    case '{':
+        p->pos++;
+        v = json_object();
+        json_ws(p);
+        if (p->pos < p->len && p->s[p->pos] == '}') {
+            p->pos++;
+            return v;
+        }
+        for (;;) {
+            json_ws(p);
+            if (p->pos >= p->len || p->s[p->pos] != '"') {
+                json_free(v);
+                return json_fail(p, "expected a key");
+            }
+            p->pos++;
+            strbuf_init(&sb);
+            if (json_str(p, &sb) != 0) {
+                strbuf_free(&sb);
+                json_free(v);
+                return NULL;
+            }
+            json_ws(p);
+            if (p->pos >= p->len || p->s[p->pos] != ':') {
+                strbuf_free(&sb);
+                json_free(v);
+                return json_fail(p, "expected ':'");
+            }
+            p->pos++;
+            struct json *item = json_value(p, depth + 1);
+            if (item == NULL) {
+                strbuf_free(&sb);
+                json_free(v);
+                return NULL;
+            }
+            json_object_set(v, sb.buf, item);
+            strbuf_free(&sb);
+            json_ws(p);
+            if (p->pos < p->len && p->s[p->pos] == ',') {
+                p->pos++;
+                continue;
+            }
+            if (p->pos < p->len && p->s[p->pos] == '}') {
+                p->pos++;
+                return v;
+            }
+            json_free(v);
+            return json_fail(p, "expected ',' or '}'");
+        }
+    case '[':
+        p->pos++;
+        v = json_array();
+        json_ws(p);
+        if (p->pos < p->len && p->s[p->pos] == ']') {
+            p->pos++;
+            return v;
+        }
+        for (;;) {
+            struct json *item = json_value(p, depth + 1);
+            if (item == NULL) {
+                json_free(v);
+                return NULL;
+            }
+            json_array_add(v, item);
+            json_ws(p);
+            if (p->pos < p->len && p->s[p->pos] == ',') {
+                p->pos++;
+                continue;
+            }
+            if (p->pos < p->len && p->s[p->pos] == ']') {
+                p->pos++;
+                return v;
+            }
+            json_free(v);
+            return json_fail(p, "expected ',' or ']'");
+        }
+    default:
+        if (json_lit(p, "true"))
+            return json_bool(1);
+        if (json_lit(p, "false"))
+            return json_bool(0);
+        if (json_lit(p, "null"))
+            return json_null();
+        return json_number(p);
+    }
+}
+
+struct json *
+json_parse(const char *text, size_t len, const char *origin, struct br_error *err)
+{
+    struct json_parser p = {.s = text, .len = len, .origin = origin, .err = err};
+    struct json *v = json_value(&p, 0);
+
+    if (v == NULL)
+        return NULL;
+    json_ws(&p);
+    if (p.pos != p.len) {
+        json_free(v);
+        return json_fail(&p, "unexpected text after the value");
+    }
+    return v;
+}
+
+int64_t
+json_get_int(const struct json *object, const char *key, int64_t dflt)
+{
+    const struct json *v = json_object_get(object, key);
+    return v && v->type == JSON_INT ? v->ival : dflt;
+}
+
+double
+json_get_double(const struct json *object, const char *key, double dflt)
+{
+    const struct json *v = json_object_get(object, key);
+    if (v && v->type == JSON_DOUBLE)
+        return v->dval;
+    if (v && v->type == JSON_INT)
+        return (double) v->ival;
+    return dflt;
+}
+
+int
+json_get_bool(const struct json *object, const char *key, int dflt)
+{
+    const struct json *v = json_object_get(object, key);
+    return v && v->type == JSON_BOOL ? (int) v->ival : dflt;
+}
+
+const char *
+json_get_string(const struct json *object, const char *key)
+{
+    return json_string_value(json_object_get(object, key));
+}
+
+int
+json_state_write(const char *path, const struct json *object, struct br_error *err)
+{
+    char *dir = path_dirname(path);
+    struct strbuf sb;
+    int rc;
+
+    strbuf_init(&sb);
+    json_write(object, &sb, 4);
+    strbuf_append_char(&sb, '\n');
+    rc = fs_mkdir_p(dir, 0700, err);
+    if (rc == 0)
+        rc = fs_write_file_durable(path, sb.buf, sb.len, 0600, err);
+    strbuf_free(&sb);
+    free(dir);
+    return rc;
+}
+
+struct json *
+json_state_read(const char *path, struct br_error *err)
+{
+    size_t len;
+    char *text = fs_read_file(path, JSON_STATE_MAX_BYTES, &len, err);
+    struct json *v;
+
+    if (text == NULL) {
+        if (err->code == BR_E_NOT_FOUND)
+            br_error_clear(err);
+        return NULL;
+    }
+    v = json_parse(text, len, path, err);
+    free(text);
+    if (v != NULL && v->type != JSON_OBJECT) {
+        json_free(v);
+        br_error_set(err, BR_E_FORMAT, "\"%s\" is not a JSON object", path);
+        return NULL;
+    }
+    return v;
 }

@@ -17,7 +17,6 @@
 #include "barrel/manifest.h"
 #include "barrel/mem.h"
 #include "barrel/stage.h"
-#include "barrel/strbuf.h"
 #include "barrel/walcheck.h"
 #include "barrel/xlog.h"
 
@@ -252,9 +251,8 @@ int
 verify_record(const struct server_config *srv, const char *backup_id, const struct verify_result *r, time_t when,
               struct br_error *err)
 {
-    char *path = verify_path(srv, backup_id), *dir = path_dirname(path);
+    char *path = verify_path(srv, backup_id);
     struct json *obj = json_object();
-    struct strbuf sb;
     int rc;
 
     json_object_set(obj, "backup_id", json_string(backup_id));
@@ -267,29 +265,10 @@ verify_record(const struct server_config *srv, const char *backup_id, const stru
     json_object_set(obj, "wal_segments", json_int(r->wal_segments));
     json_object_set(obj, "has_manifest", json_bool(r->has_manifest));
     json_object_set(obj, "seconds", json_double(r->seconds));
-    strbuf_init(&sb);
-    json_write(obj, &sb, 4);
-    strbuf_append_char(&sb, '\n');
-    rc = fs_mkdir_p(dir, 0700, err);
-    if (rc == 0)
-        rc = fs_write_file_durable(path, sb.buf, sb.len, 0600, err);
-    strbuf_free(&sb);
+    rc = json_state_write(path, obj, err);
     json_free(obj);
-    free(dir);
     free(path);
     return rc;
-}
-
-/* Our own file, written by verify_record: find "key": <number> */
-static int64_t
-json_number(const char *text, const char *key)
-{
-    char pattern[64];
-    const char *p;
-
-    snprintf(pattern, sizeof(pattern), "\"%s\": ", key);
-    p = strstr(text, pattern);
-    return p ? strtoll(p + strlen(pattern), NULL, 10) : -1;
 }
 
 int
@@ -297,26 +276,20 @@ verify_last(const struct server_config *srv, const char *backup_id, struct verif
             struct br_error *err)
 {
     char *path = verify_path(srv, backup_id);
-    char *text = fs_read_file(path, 1 << 20, NULL, err);
+    struct json *obj = json_state_read(path, err);
 
     free(path);
-    if (text == NULL) {
-        if (err->code == BR_E_NOT_FOUND) {
-            br_error_clear(err);
-            return 0;
-        }
-        return -1;
-    }
+    if (obj == NULL)
+        return err->code == BR_E_OK ? 0 : -1;
     memset(r, 0, sizeof(*r));
-    *when = (time_t) json_number(text, "verified_at");
-    r->problems = json_number(text, "problems");
-    r->files_checked = json_number(text, "files");
-    r->bytes_checked = json_number(text, "bytes");
-    r->archives = json_number(text, "archives");
-    r->wal_segments = json_number(text, "wal_segments");
-    r->has_manifest = strstr(text, "\"has_manifest\": true") != NULL;
-    const char *s = strstr(text, "\"seconds\": ");
-    r->seconds = s ? strtod(s + 11, NULL) : 0;
-    free(text);
+    *when = (time_t) json_get_int(obj, "verified_at", 0);
+    r->problems = json_get_int(obj, "problems", -1);
+    r->files_checked = json_get_int(obj, "files", -1);
+    r->bytes_checked = json_get_int(obj, "bytes", -1);
+    r->archives = json_get_int(obj, "archives", -1);
+    r->wal_segments = json_get_int(obj, "wal_segments", -1);
+    r->has_manifest = json_get_bool(obj, "has_manifest", 0);
+    r->seconds = json_get_double(obj, "seconds", 0);
+    json_free(obj);
     return 1;
 }

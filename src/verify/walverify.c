@@ -626,9 +626,8 @@ record_path(const struct server_config *srv)
 int
 walverify_record(const struct server_config *srv, const struct walverify_result *r, time_t when, struct br_error *err)
 {
-    char *path = record_path(srv), *dir = path_dirname(path);
+    char *path = record_path(srv);
     struct json *obj = json_object();
-    struct strbuf sb;
     int rc;
 
     json_object_set(obj, "verified_at", json_int((int64_t) when));
@@ -643,78 +642,40 @@ walverify_record(const struct server_config *srv, const struct walverify_result 
     json_object_set(obj, "first", json_string(r->first));
     json_object_set(obj, "last", json_string(r->last));
     json_object_set(obj, "seconds", json_double(r->seconds));
-    strbuf_init(&sb);
-    json_write(obj, &sb, 4);
-    strbuf_append_char(&sb, '\n');
-    rc = fs_mkdir_p(dir, 0700, err);
-    if (rc == 0)
-        rc = fs_write_file_durable(path, sb.buf, sb.len, 0600, err);
-    strbuf_free(&sb);
+    rc = json_state_write(path, obj, err);
     json_free(obj);
-    free(dir);
     free(path);
     return rc;
 }
 
-/* Our own file: "key": <number> or "key": "<text>". */
-static int64_t
-rec_number(const char *text, const char *key)
-{
-    char pattern[64];
-    const char *p;
-
-    snprintf(pattern, sizeof(pattern), "\"%s\": ", key);
-    p = strstr(text, pattern);
-    return p ? strtoll(p + strlen(pattern), NULL, 10) : 0;
-}
-
 static void
-rec_string(const char *text, const char *key, char *out, size_t len)
+copy_string(const struct json *obj, const char *key, char *out, size_t len)
 {
-    char pattern[64];
-    const char *p, *q;
-
-    out[0] = '\0';
-    snprintf(pattern, sizeof(pattern), "\"%s\": \"", key);
-    p = strstr(text, pattern);
-    if (p == NULL)
-        return;
-    p += strlen(pattern);
-    q = strchr(p, '"');
-    if (q != NULL && (size_t) (q - p) < len) {
-        memcpy(out, p, (size_t) (q - p));
-        out[q - p] = '\0';
-    }
+    const char *v = json_get_string(obj, key);
+    snprintf(out, len, "%s", v ? v : "");
 }
 
 int
 walverify_last(const struct server_config *srv, struct walverify_result *r, time_t *when, struct br_error *err)
 {
     char *path = record_path(srv);
-    char *text = fs_read_file(path, 1 << 16, NULL, err);
-    const char *s;
+    struct json *obj = json_state_read(path, err);
 
     free(path);
-    if (text == NULL) {
-        if (err->code == BR_E_NOT_FOUND) {
-            br_error_clear(err);
-            return 0;
-        }
-        return -1;
-    }
+    if (obj == NULL)
+        return err->code == BR_E_OK ? 0 : -1;
     memset(r, 0, sizeof(*r));
-    *when = (time_t) rec_number(text, "verified_at");
-    r->problems = rec_number(text, "problems");
-    r->gaps = rec_number(text, "gaps");
-    r->missing = rec_number(text, "missing");
-    r->bad = rec_number(text, "bad");
-    r->segments = rec_number(text, "segments");
-    r->bytes = rec_number(text, "bytes");
-    r->timeline = (uint32_t) rec_number(text, "timeline");
-    rec_string(text, "first", r->first, sizeof(r->first));
-    rec_string(text, "last", r->last, sizeof(r->last));
-    s = strstr(text, "\"seconds\": ");
-    r->seconds = s ? strtod(s + 11, NULL) : 0;
-    free(text);
+    *when = (time_t) json_get_int(obj, "verified_at", 0);
+    r->problems = json_get_int(obj, "problems", 0);
+    r->gaps = json_get_int(obj, "gaps", 0);
+    r->missing = json_get_int(obj, "missing", 0);
+    r->bad = json_get_int(obj, "bad", 0);
+    r->segments = json_get_int(obj, "segments", 0);
+    r->bytes = json_get_int(obj, "bytes", 0);
+    r->timeline = (uint32_t) json_get_int(obj, "timeline", 0);
+    copy_string(obj, "first", r->first, sizeof(r->first));
+    copy_string(obj, "last", r->last, sizeof(r->last));
+    r->seconds = json_get_double(obj, "seconds", 0);
+    json_free(obj);
     return 1;
 }

@@ -172,6 +172,76 @@ test_json_write_sorted_python_style(void **state)
 }
 
 static void
+test_json_parse_round_trip_and_errors(void **state)
+{
+    static const char text[] = "{\"a\": [1, -2, 3.5, true, false, null], \"s\": \"x\\\"y\\u00e9\\ud83d\\ude00\", "
+                               "\"big\": 9223372036854775807, \"o\": {}}";
+    struct br_error err;
+    struct json *v = json_parse(text, strlen(text), "t", &err);
+    struct strbuf sb;
+    (void) state;
+
+    assert_non_null(v);
+    assert_int_equal(json_get_int(v, "big", 0), INT64_MAX);
+    assert_string_equal(json_get_string(v, "s"), "x\"y\xc3\xa9\xf0\x9f\x98\x80");
+    assert_int_equal(json_get_int(v, "missing", 7), 7);
+    struct json *arr = json_object_get(v, "a");
+    assert_int_equal(json_array_len(arr), 6);
+    assert_int_equal(json_type_of(json_array_get(arr, 0)), JSON_INT);
+    assert_int_equal(json_type_of(json_array_get(arr, 2)), JSON_DOUBLE);
+    assert_int_equal(json_type_of(json_array_get(arr, 5)), JSON_NULL);
+    strbuf_init(&sb);
+    json_write(v, &sb, 0);
+    assert_string_equal(sb.buf, "{\"a\": [1, -2, 3.5, true, false, null], \"big\": 9223372036854775807, \"o\": {}, "
+                                "\"s\": \"x\\\"y\\u00e9\\ud83d\\ude00\"}");
+    strbuf_free(&sb);
+    json_free(v);
+
+    static const char *const bad[] = {"{\"a\": }", "[1, 2", "{\"a\" 1}", "\"abc", "tru", "{} x", "[\"\\u0000\"]"};
+    static const char *const why[] = {"bad number", "expected ',' or ']'", "expected ':'", "unterminated string",
+                                      "bad number", "unexpected text after the value", "\\u0000 in a string"};
+    for (size_t i = 0; i < BR_ARRAY_LEN(bad); i++) {
+        assert_null(json_parse(bad[i], strlen(bad[i]), "bad.json", &err));
+        assert_int_equal(err.code, BR_E_FORMAT);
+        if (strstr(err.msg, why[i]) == NULL || strncmp(err.msg, "could not parse JSON in \"bad.json\" at byte ", 41) != 0)
+            fail_msg("case %zu: %s", i, err.msg);
+    }
+}
+
+static void
+test_json_state_write_read(void **state)
+{
+    char *dir = h_mkdtemp(), *path = br_asprintf("%s/barrel/verify/x.json", dir);
+    struct json *obj = json_object(), *back;
+    struct br_error err;
+    struct stat st;
+    (void) state;
+
+    back = json_state_read(path, &err);           /* absent: NULL and no error */
+    assert_null(back);
+    assert_int_equal(err.code, BR_E_OK);
+    json_object_set(obj, "verified_at", json_int(1795354295));
+    json_object_set(obj, "seconds", json_double(0.25));
+    json_object_set(obj, "result", json_string("OK"));
+    assert_int_equal(json_state_write(path, obj, &err), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    back = json_state_read(path, &err);
+    assert_non_null(back);
+    assert_int_equal(json_get_int(back, "verified_at", 0), 1795354295);
+    assert_true(json_get_double(back, "seconds", 0) == 0.25);
+    assert_string_equal(json_get_string(back, "result"), "OK");
+    json_free(back);
+    h_write_file(path, "[1]");
+    assert_null(json_state_read(path, &err));
+    assert_int_equal(err.code, BR_E_FORMAT);
+    json_free(obj);
+    h_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+static void
 test_fs_write_file_durable_replaces(void **state)
 {
     char *dir = h_mkdtemp(), *path = path_join(dir, "backup.info"), *tmp = br_asprintf("%s.tmp", path);
@@ -272,6 +342,8 @@ main(void)
         cmocka_unit_test(test_fmt_timedelta_barman),
         cmocka_unit_test(test_fmt_ctime_python),
         cmocka_unit_test(test_json_write_sorted_python_style),
+        cmocka_unit_test(test_json_parse_round_trip_and_errors),
+        cmocka_unit_test(test_json_state_write_read),
         cmocka_unit_test(test_fs_write_file_durable_replaces),
         cmocka_unit_test(test_fs_mkdir_p_modes_and_errors),
         cmocka_unit_test(test_output_redact_conninfo),
