@@ -109,6 +109,14 @@ struct stage *stage_zstd_decompress_new(struct stage *next, struct br_error *err
 enum filter_kind { FILTER_GZIP, FILTER_LZ4, FILTER_BZIP2, FILTER_XZ };
 struct stage *stage_filter_compress_new(enum filter_kind kind, int level, struct stage *next, struct br_error *err);
 
+/*
+ * The path rule every extractor (local, SFTP, restore's guard) applies
+ * before joining a member path to a destination: not empty, not absolute,
+ * no ".." component. 0, or -1 with err `refusing archive member "P":
+ * absolute path` / `... path contains ".."` (BR_E_FORMAT).
+ */
+int stage_member_path_check(const char *path, struct br_error *err);
+
 /* ---- reading archives (restore, verify) ---- */
 
 /*

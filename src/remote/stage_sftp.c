@@ -128,27 +128,6 @@ struct sftp_extract {
     int64_t files, bytes;
 };
 
-/* 0 if the member path is safe to join to dest (the local extractor's rules and messages). */
-static int
-check_member_path(const char *path, struct br_error *err)
-{
-    const char *p = path;
-
-    if (path[0] == '\0')
-        return br_error_set(err, BR_E_FORMAT, "refusing archive member with an empty name");
-    if (path[0] == '/')
-        return br_error_set(err, BR_E_FORMAT, "refusing archive member \"%s\": absolute path", path);
-    while (*p) {
-        size_t len = strcspn(p, "/");
-        if (len == 2 && p[0] == '.' && p[1] == '.')
-            return br_error_set(err, BR_E_FORMAT, "refusing archive member \"%s\": path contains \"..\"", path);
-        p += len;
-        while (*p == '/')
-            p++;
-    }
-    return 0;
-}
-
 /* rel = path without empty and "." components (checked: no ".."). */
 static void
 normalise(struct strbuf *rel, const char *path)
@@ -335,7 +314,7 @@ member_header(struct sftp_extract *ex, const struct stage_member *m, struct br_e
     ex->skipping = is_skipped(ex, m->path);
     if (ex->skipping)
         return 0;
-    if (check_member_path(m->path, err) != 0)
+    if (stage_member_path_check(m->path, err) != 0)
         return -1;
     if (m->type == MEMBER_OTHER)
         return br_error_set(err, BR_E_FORMAT, "refusing archive member \"%s\": not a file, directory or symlink",

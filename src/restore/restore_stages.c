@@ -36,22 +36,6 @@ struct guard_stage {
 };
 
 static int
-has_dotdot(const char *path)
-{
-    const char *p = path;
-
-    while (*p) {
-        size_t len = strcspn(p, "/");
-        if (len == 2 && p[0] == '.' && p[1] == '.')
-            return 1;
-        p += len;
-        while (*p == '/')
-            p++;
-    }
-    return 0;
-}
-
-static int
 guard_header(struct guard_stage *g, const struct stage_member *m, struct br_error *err)
 {
     const char *path = m->path;
@@ -61,11 +45,11 @@ guard_header(struct guard_stage *g, const struct stage_member *m, struct br_erro
         g->dropping = 1;
         return 0;
     }
-    if (path[0] == '/')
-        return br_error_set(err, BR_E_FORMAT, "%s: refusing archive member \"%s\": absolute path", g->label, path);
-    if (has_dotdot(path))
-        return br_error_set(err, BR_E_FORMAT, "%s: refusing archive member \"%s\": path contains \"..\"", g->label,
-                            path);
+    if (stage_member_path_check(path, err) != 0) {
+        char why[sizeof(err->msg)];
+        snprintf(why, sizeof(why), "%s", err->msg);
+        return br_error_set(err, BR_E_FORMAT, "%s: %s", g->label, why);
+    }
     if (m->type == MEMBER_OTHER)
         return br_error_set(err, BR_E_FORMAT,
                             "%s: refusing archive member \"%s\": not a file, directory or symbolic link", g->label,
@@ -80,7 +64,9 @@ guard_header(struct guard_stage *g, const struct stage_member *m, struct br_erro
     }
     if (m->type == MEMBER_SYMLINK) {
         const char *target = m->linkname ? m->linkname : "";
-        if (target[0] == '\0' || target[0] == '/' || has_dotdot(target))
+        struct br_error scratch;
+        /* a link target obeys the member path rule: relative, no ".." */
+        if (stage_member_path_check(target, &scratch) != 0)
             return br_error_set(err, BR_E_FORMAT,
                                 "%s: refusing archive member \"%s\": symbolic link to \"%s\" points outside the "
                                 "destination", g->label, path, target);

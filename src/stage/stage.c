@@ -167,3 +167,23 @@ stage_counter_new(struct stage *next, int64_t *counter)
     c->count = counter;
     return &c->base;
 }
+
+int
+stage_member_path_check(const char *path, struct br_error *err)
+{
+    const char *p = path;
+
+    if (path[0] == '\0')
+        return br_error_set(err, BR_E_FORMAT, "refusing archive member with an empty name");
+    if (path[0] == '/')
+        return br_error_set(err, BR_E_FORMAT, "refusing archive member \"%s\": absolute path", path);
+    while (*p) {
+        size_t len = strcspn(p, "/");
+        if (len == 2 && p[0] == '.' && p[1] == '.')
+            return br_error_set(err, BR_E_FORMAT, "refusing archive member \"%s\": path contains \"..\"", path);
+        p += len;
+        while (*p == '/')
+            p++;
+    }
+    return 0;
+}

@@ -11,6 +11,7 @@
  */
 #include "barrel/build.h"
 #include "barrel/stage.h"
+#include "barrel/fault.h"
 #include "barrel/error.h"
 #include "barrel/mem.h"
 
@@ -30,27 +31,6 @@ struct extract_stage {
     char *member_path;         /* for messages */
     int64_t files, bytes;
 };
-
-/* 0 if the member path is safe to join to dest. */
-static int
-check_member_path(const char *path, struct br_error *err)
-{
-    const char *p = path;
-
-    if (path[0] == '\0')
-        return br_error_set(err, BR_E_FORMAT, "refusing archive member with an empty name");
-    if (path[0] == '/')
-        return br_error_set(err, BR_E_FORMAT, "refusing archive member \"%s\": absolute path", path);
-    while (*p) {
-        size_t len = strcspn(p, "/");
-        if (len == 2 && p[0] == '.' && p[1] == '.')
-            return br_error_set(err, BR_E_FORMAT, "refusing archive member \"%s\": path contains \"..\"", path);
-        p += len;
-        while (*p == '/')
-            p++;
-    }
-    return 0;
-}
 
 static int
 is_skipped(const struct extract_stage *ex, const char *path)
@@ -74,7 +54,7 @@ extract_header(struct extract_stage *ex, const struct stage_member *m, struct br
     ex->skipping = is_skipped(ex, m->path);
     if (ex->skipping)
         return 0;
-    if (check_member_path(m->path, err) != 0)
+    if (stage_member_path_check(m->path, err) != 0)
         return -1;
     if (m->type == MEMBER_OTHER)
         return br_error_set(err, BR_E_FORMAT, "refusing archive member \"%s\": not a file, directory or symlink",
@@ -95,6 +75,7 @@ extract_header(struct extract_stage *ex, const struct stage_member *m, struct br
         archive_entry_set_size(entry, m->size);
         ex->files++;
     }
+    fault_point("extract.header");
     if (archive_write_header(ex->disk, entry) < ARCHIVE_WARN)
         rc = br_error_set(err, BR_E_IO, "could not extract \"%s\": %s", m->path, archive_error_string(ex->disk));
     archive_entry_free(entry);
@@ -113,6 +94,7 @@ extract_push(struct stage *st, const struct chunk *ck, struct br_error *err)
     case CHUNK_MEMBER_DATA:
         if (ex->skipping)
             return 0;
+        fault_point("extract.write");
         if (archive_write_data(ex->disk, ck->data, ck->len) < 0)
             return br_error_set(err, BR_E_IO, "could not write \"%s\": %s", ex->member_path,
                                 archive_error_string(ex->disk));
