@@ -9,7 +9,8 @@ libpq-dev libarchive-dev libzstd-dev libssh2-1-dev libssl-dev libcmocka-dev
 postgresql-15 postgresql-client-15
 openssh-server openssh-client
 zstd lz4 bzip2 gzip tar
-python3 python3-jsonschema barman barman-cli groff-base"
+python3 python3-jsonschema barman barman-cli groff-base
+clang libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PKGS; do

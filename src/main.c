@@ -11,6 +11,7 @@
  */
 #include "barrel/build.h"
 #include "barrel/cmd.h"
+#include "barrel/fault.h"
 #include "barrel/config.h"
 #include "barrel/error.h"
 #include "barrel/log.h"
@@ -184,6 +185,7 @@ main(int argc, char **argv)
     const char *base = strrchr(argv[0], '/');
     int cmd_idx, rc = 0, status;
 
+    fault_init();     /* test-only kill points: read and clear BARREL_FAULT_* */
     br_error_clear(&err);
     base = base ? base + 1 : argv[0];
     ctx.prog = strcmp(base, "barman") == 0 ? "barman" : "barrel";

@@ -2,11 +2,13 @@
 # Run cmocka test binaries, one after another, and sum their results.
 # The last line is "N passed, N failed, N skipped"; the exit status is 1
 # when any test failed or any binary exited non-zero (a crash counts).
+# TEST_RUNNER, when set, is a command put before each binary (valgrind ...).
 passed=0; failed=0; skipped=0; bad_bins=""
 for bin in "$@"; do
     out=$(mktemp)
     echo "== $bin"
-    "./$bin" >"$out" 2>&1
+    # shellcheck disable=SC2086
+    ${TEST_RUNNER:-} "./$bin" >"$out" 2>&1
     rc=$?
     cat "$out"
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')

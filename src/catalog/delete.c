@@ -18,6 +18,7 @@
  */
 #include "barrel/build.h"
 #include "barrel/catalog.h"
+#include "barrel/fault.h"
 
 #include "barrel/config.h"
 #include "barrel/error.h"
@@ -159,6 +160,7 @@ catalog_backup_remove(const struct server_config *srv, const char *backup_id, st
         /* a leftover of an earlier crash with the same name goes first */
         if (fs_remove_tree(gone, err) != 0)
             goto out;
+        fault_point("delete.rename");
         if (rename(dir, gone) != 0) {
             br_error_sys(err, BR_E_IO, "could not rename \"%s\" to \"%s\"", dir, gone);
             goto out;

@@ -22,6 +22,7 @@
  */
 #include "barrel/build.h"
 #include "barrel/catalog.h"
+#include "barrel/fault.h"
 
 #include "barrel/config.h"
 #include "barrel/error.h"
@@ -102,6 +103,7 @@ unlink_wal(const struct server_config *srv, struct unlink_state *us, const char 
         rc = -1;
         goto out;
     }
+    fault_point("walremove.unlink");
     if (unlink(path) != 0 && errno != ENOENT) {
         rc = br_error_sys(err, BR_E_IO, "could not remove file \"%s\"", path);
         goto out;
@@ -250,6 +252,7 @@ rewrite_fill(struct xlogdb_writer *w, void *arg, struct br_error *err)
     }
     if (xlogdb_foreach(rs->srv, NULL, rewrite_line, rs, err) != 0)
         goto out;
+    fault_point("walremove.journal.fsync");
     if (fflush(rs->journal) != 0 || fsync(fileno(rs->journal)) != 0) {
         br_error_sys(err, BR_E_IO, "could not fsync file \"%s\"", rs->journal_path);
         goto out;

@@ -13,6 +13,7 @@
  */
 #include "barrel/build.h"
 #include "barrel/catalog.h"
+#include "barrel/fault.h"
 
 #include "barrel/config.h"
 #include "barrel/error.h"
@@ -234,6 +235,7 @@ xlogdb_append(const struct server_config *srv, const char *lock_dir, const struc
         goto out;
     }
     while (done < sb.len) {
+        fault_point("xlogdb.append.write");
         ssize_t w = write(fd, sb.buf + done, sb.len - done);
 
         if (w < 0) {
@@ -244,6 +246,7 @@ xlogdb_append(const struct server_config *srv, const char *lock_dir, const struc
         }
         done += (size_t) w;
     }
+    fault_point("xlogdb.append.fsync");
     if (fsync(fd) != 0) {
         br_error_sys(err, BR_E_IO, "could not fsync file \"%s\"", path);
         goto out;
@@ -307,6 +310,7 @@ xlogdb_rewrite(const struct server_config *srv, const char *lock_dir, xlogdb_fil
     }
     if (fill(&w, arg, err) != 0)
         goto out;
+    fault_point("xlogdb.rewrite.fsync");
     if (fflush(w.fp) != 0 || fsync(fileno(w.fp)) != 0) {
         br_error_sys(err, BR_E_IO, "could not fsync file \"%s\"", tmp);
         goto out;
@@ -317,6 +321,7 @@ xlogdb_rewrite(const struct server_config *srv, const char *lock_dir, xlogdb_fil
         goto out;
     }
     w.fp = NULL;
+    fault_point("xlogdb.rewrite.rename");
     if (rename(tmp, path) != 0) {
         br_error_sys(err, BR_E_IO, "could not rename \"%s\" to \"%s\"", tmp, path);
         goto out;

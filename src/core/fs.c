@@ -8,6 +8,7 @@
  */
 #include "barrel/build.h"
 #include "barrel/fs.h"
+#include "barrel/fault.h"
 #include "barrel/error.h"
 #include "barrel/mem.h"
 
@@ -100,6 +101,7 @@ fs_fsync_path(const char *path, int is_dir, struct br_error *err)
 
     if (fd < 0)
         return br_error_sys(err, BR_E_IO, "could not open \"%s\" to fsync it", path);
+    fault_point("fs.fsync");
     if (fsync(fd) != 0) {
         int rc = br_error_sys(err, BR_E_IO, "could not fsync \"%s\"", path);
         close(fd);
@@ -123,6 +125,7 @@ fs_durable_rename(const char *oldpath, const char *newpath, struct br_error *err
 {
     if (fs_fsync_path(oldpath, 0, err) != 0)
         return -1;
+    fault_point("fs.durable_rename");
     if (rename(oldpath, newpath) != 0)
         return br_error_sys(err, BR_E_IO, "could not rename \"%s\" to \"%s\"", oldpath, newpath);
     if (fs_fsync_parent(newpath, err) != 0)
@@ -143,6 +146,7 @@ write_all(int fd, const void *buf, size_t len)
     const char *p = buf;
 
     while (len > 0) {
+        fault_point("fs.write");
         ssize_t n = write(fd, p, len);
         if (n < 0) {
             if (errno == EINTR)
@@ -170,6 +174,7 @@ fs_write_file_durable(const char *path, const void *buf, size_t len, mode_t mode
         br_error_sys(err, BR_E_IO, "could not write file \"%s\"", tmp);
         goto out;
     }
+    fault_point("fs.write_file.fsync");
     if (fsync(fd) != 0) {
         br_error_sys(err, BR_E_IO, "could not fsync file \"%s\"", tmp);
         goto out;
@@ -180,6 +185,7 @@ fs_write_file_durable(const char *path, const void *buf, size_t len, mode_t mode
         goto out;
     }
     fd = -1;
+    fault_point("fs.write_file.rename");
     if (rename(tmp, path) != 0) {
         br_error_sys(err, BR_E_IO, "could not rename \"%s\" to \"%s\"", tmp, path);
         goto out;
@@ -255,6 +261,7 @@ remove_entry(const char *fpath, const struct stat *sb, int typeflag, struct FTW 
 {
     (void) sb;
     (void) ftwbuf;
+    fault_point("fs.remove");
     if (typeflag == FTW_DP)
         return rmdir(fpath) == 0 ? 0 : -1;
     return unlink(fpath) == 0 || errno == ENOENT ? 0 : -1;

@@ -38,6 +38,7 @@ struct pyl_parser {
 };
 
 static struct pyl *pyl_parse_value(struct pyl_parser *ps, int depth);
+static size_t pyl_utf8_decode(const unsigned char *s, uint32_t *cp);
 
 static int
 pyl_fail(struct pyl_parser *ps, const char *what)
@@ -182,6 +183,17 @@ pyl_parse_quoted(struct pyl_parser *ps, struct strbuf *sb, int raw)
             return 0;
         }
         if (c != '\\') {
+            if ((unsigned char) c >= 0x80) {
+                /* Python decodes the file first: bytes that are not UTF-8 never reach literal_eval */
+                uint32_t ucp;
+                size_t used = pyl_utf8_decode((const unsigned char *) ps->text + ps->pos, &ucp);
+
+                if (used == 0)
+                    return pyl_fail(ps, "string is not valid UTF-8");
+                strbuf_append_len(sb, ps->text + ps->pos, used);
+                ps->pos += used;
+                continue;
+            }
             strbuf_append_char(sb, c);
             ps->pos++;
             continue;
@@ -193,8 +205,12 @@ pyl_parse_quoted(struct pyl_parser *ps, struct strbuf *sb, int raw)
         if (raw) {
             /* in a raw string the backslash stays, and only protects the next character */
             strbuf_append_char(sb, '\\');
-            strbuf_append_char(sb, c);
-            ps->pos += 2;
+            if (c == quote || c == '\\') {
+                strbuf_append_char(sb, c);
+                ps->pos += 2;
+            } else {
+                ps->pos++;      /* anything else (a UTF-8 sequence too) is read by the loop */
+            }
             continue;
         }
         ps->pos += 2;

@@ -7,6 +7,7 @@
  */
 #include "barrel/build.h"
 #include "barrel/restore_target.h"
+#include "barrel/fault.h"
 
 #include "barrel/error.h"
 #include "barrel/fs.h"
@@ -80,6 +81,7 @@ static int
 local_rename(struct restore_target *t, const char *from, const char *to, struct br_error *err)
 {
     (void) t;
+    fault_point("restore.rename");
     if (rename(from, to) != 0)
         return br_error_sys(err, BR_E_IO, "could not rename \"%s\" to \"%s\"", from, to);
     return 0;

@@ -9,6 +9,7 @@
  */
 #include "barrel/build.h"
 #include "barrel/stage.h"
+#include "barrel/fault.h"
 #include "barrel/error.h"
 #include "barrel/fs.h"
 #include "barrel/mem.h"
@@ -36,6 +37,7 @@ file_sink_push(struct stage *st, const struct chunk *ck, struct br_error *err)
     if (ck->kind != CHUNK_RAW)
         return br_error_set(err, BR_E_INTERNAL, "file sink \"%s\": unexpected chunk kind %d", fsk->path, ck->kind);
     while (left > 0) {
+        fault_point("file_sink.write");
         ssize_t n = write(fsk->fd, p, left);
         if (n < 0) {
             if (errno == EINTR)
@@ -54,6 +56,7 @@ file_sink_finish(struct stage *st, struct br_error *err)
 {
     struct file_sink *fsk = (struct file_sink *) st;
 
+    fault_point("file_sink.fsync");
     if (fsync(fsk->fd) != 0)
         return br_error_sys(err, BR_E_IO, "could not fsync file \"%s\"", fsk->tmp_path);
     if (close(fsk->fd) != 0) {
@@ -61,6 +64,7 @@ file_sink_finish(struct stage *st, struct br_error *err)
         return br_error_sys(err, BR_E_IO, "could not close file \"%s\"", fsk->tmp_path);
     }
     fsk->fd = -1;
+    fault_point("file_sink.rename");
     if (rename(fsk->tmp_path, fsk->path) != 0)
         return br_error_sys(err, BR_E_IO, "could not rename \"%s\" to \"%s\"", fsk->tmp_path, fsk->path);
     fsk->done = 1;

@@ -465,8 +465,9 @@ verify_manifest_checksum(struct parser *p, const char *expected_hex)
     struct manifest_file probe = {0};
     struct manifest_hasher *h;
 
-    /* the last occurrence: the key could appear inside a path string */
-    for (const char *s = p->text; (s = strstr(s, key)) != NULL; s++)
+    /* the last occurrence: the key could appear inside a path string; the text is len bytes, not a C string */
+    for (const char *s = p->text, *end = p->text + p->len; (s = memmem(s, (size_t) (end - s), key, strlen(key))) != NULL;
+         s++)
         at = s;
     if (at == NULL)
         return perr(p, "no Manifest-Checksum");

@@ -11,6 +11,7 @@
  */
 #include "barrel/build.h"
 #include "barrel/putwal.h"
+#include "barrel/fault.h"
 
 #include "barrel/config.h"
 #include "barrel/digest.h"
@@ -214,6 +215,7 @@ extract_member(struct putwal *pw, struct archive *a, struct archive_entry *entry
         digest_update(md5, pw->buf, (size_t) n);
         digest_update(sha, pw->buf, (size_t) n);
         while (done < (size_t) n) {
+            fault_point("putwal.write");
             ssize_t w = write(fd, pw->buf + done, (size_t) n - done);
             if (w < 0) {
                 if (errno == EINTR)
@@ -238,6 +240,7 @@ extract_member(struct putwal *pw, struct archive *a, struct archive_entry *entry
             goto out;
         }
     }
+    fault_point("putwal.fsync");
     if (fsync(fd) != 0) {
         br_error_sys(err, BR_E_IO, "could not fsync file \"%s\"", rf->tmp_path);
         goto out;
@@ -342,6 +345,7 @@ place_file(struct putwal *pw, struct received *rf, struct br_error *err)
 {
     int same;
 
+    fault_point("putwal.link");
     if (link(rf->tmp_path, rf->path) == 0)
         return fs_fsync_path(rf->path, 0, err);
     if (errno != EEXIST)

@@ -13,6 +13,7 @@
  */
 #include "barrel/build.h"
 #include "barrel/segment_writer.h"
+#include "barrel/fault.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -118,6 +119,7 @@ write_all(int fd, const void *buf, size_t len, off_t offset, const char *path, s
     const unsigned char *p = buf;
 
     while (len > 0) {
+        fault_point("segment.write");
         ssize_t n = pwrite(fd, p, len, offset);
 
         if (n < 0) {
@@ -200,12 +202,14 @@ complete_segment(struct segment_writer *w, struct br_error *err)
     char lsn_text[XLOG_LSN_BUFLEN];
     int rc = -1;
 
+    fault_point("segment.complete.fsync");
     if (fsync(w->fd) != 0) {
         br_error_sys(err, BR_E_IO, "could not fsync file \"%s\"", partial);
         goto out;
     }
     close(w->fd);
     w->fd = -1;
+    fault_point("segment.complete.rename");
     if (rename(partial, final) != 0) {
         br_error_sys(err, BR_E_IO, "could not rename file \"%s\" to \"%s\"", partial, final);
         goto out;
@@ -278,6 +282,7 @@ int
 segment_writer_flush(struct segment_writer *w, struct br_error *err)
 {
     if (w->fd >= 0 && w->flush_lsn < w->write_lsn) {
+        fault_point("segment.flush");
         if (fsync(w->fd) != 0) {
             char *path = seg_path(w, w->name, PARTIAL_SUFFIX);
 

@@ -25,6 +25,7 @@
  */
 #include "barrel/build.h"
 #include "barrel/walarchive.h"
+#include "barrel/fault.h"
 
 #include "barrel/catalog.h"
 #include "barrel/config.h"
@@ -284,6 +285,7 @@ job_write_tmp(struct run *run, struct job *job, enum walfile_codec codec, struct
         goto out;
     if (copy_stat(out_fd, job, err) < 0)
         goto out;
+    fault_point("walarchive.tmp.fsync");
     if (fsync(out_fd) != 0) {
         br_error_sys(err, BR_E_IO, "could not fsync file \"%s\"", job->tmp_path);
         goto out;
@@ -503,6 +505,7 @@ commit_group(struct run *run, size_t from, size_t to, struct br_error *err)
             continue;
         }
         case RES_TMP:
+            fault_point("walarchive.rename_tmp");
             if (rename(job->tmp_path, job->dst_path) != 0) {
                 rc = br_error_sys(&step_err, BR_E_IO, "could not rename \"%s\" to \"%s\"", job->tmp_path,
                                   job->dst_path);
@@ -511,6 +514,7 @@ commit_group(struct run *run, size_t from, size_t to, struct br_error *err)
             name_list_add(&unlinks, job->src_path);
             break;
         case RES_MOVE:
+            fault_point("walarchive.rename_src");
             if (rename(job->src_path, job->dst_path) != 0) {
                 rc = br_error_sys(&step_err, BR_E_IO, "could not rename \"%s\" to \"%s\"", job->src_path,
                                   job->dst_path);
@@ -539,6 +543,7 @@ commit_group(struct run *run, size_t from, size_t to, struct br_error *err)
         if (fs_fsync_path(dirs.names[i], 1, rc == 0 ? &step_err : err) < 0 && rc == 0)
             rc = -1;
     for (size_t i = 0; i < unlinks.n; i++) {
+        fault_point("walarchive.unlink_src");
         if (unlink(unlinks.names[i]) != 0 && errno != ENOENT && rc == 0)
             rc = br_error_sys(&step_err, BR_E_IO, "could not remove file \"%s\"", unlinks.names[i]);
         src_dir_dirty = 1;
