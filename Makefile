@@ -130,6 +130,10 @@ fuzz-run: fuzz
 deps:
 	@sh scripts/deps.sh
 
+# barrel's main job end to end on a throwaway PostgreSQL 15 cluster (README's first command).
+demo: all
+	@bash scripts/demo.sh
+
 install: barrel
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/policies
 	install -m 0755 barrel $(DESTDIR)$(BINDIR)/barrel
