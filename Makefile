@@ -7,6 +7,11 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/barrel
+# barrel looks for /etc/barrel.conf whatever the prefix; the barman symlink goes in a private directory
+SYSCONFDIR ?= /etc
+LIBDIR  ?= $(PREFIX)/lib
+PRIVBINDIR ?= $(LIBDIR)/barrel/bin
+SYSTEMDUNITDIR ?= $(LIBDIR)/systemd/system
 DESTDIR ?=
 
 CC      ?= gcc
@@ -134,16 +139,37 @@ deps:
 demo: all
 	@bash scripts/demo.sh
 
-install: barrel
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/policies
-	install -m 0755 barrel $(DESTDIR)$(BINDIR)/barrel
+# The package and `make install` tree, the units (systemd-analyze), lintian (tests/packaging/).
+check-packaging: all
+	@sh tests/packaging/test-package.sh --reduced
+
+# The same tree as the Debian package, without the user (see README, Install).
+# An existing $(SYSCONFDIR)/barrel.conf is kept.
+UNITS = barrel-cron.service barrel-cron.timer barrel-backup@.service barrel-backup@.timer \
+        barrel-receive-wal@.service
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PRIVBINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DATADIR)/policies $(DESTDIR)$(SYSCONFDIR)/barrel.d \
+	  $(DESTDIR)$(SYSCONFDIR)/cron.d $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0755 $(B)barrel $(DESTDIR)$(BINDIR)/barrel
+	ln -sfr $(DESTDIR)$(BINDIR)/barrel $(DESTDIR)$(PRIVBINDIR)/barman
 	install -m 0644 man/barrel.1 $(DESTDIR)$(MANDIR)/man1/barrel.1
 	install -m 0644 man/barrel.conf.5 $(DESTDIR)$(MANDIR)/man5/barrel.conf.5
+	install -m 0644 man/barrel-wal.7 $(DESTDIR)$(MANDIR)/man7/barrel-wal.7
 	install -m 0644 policies/*.conf $(DESTDIR)$(DATADIR)/policies/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/barrel.conf ] || install -m 0644 packaging/barrel.conf $(DESTDIR)$(SYSCONFDIR)/barrel.conf
+	install -m 0644 packaging/cron.d/barrel $(DESTDIR)$(SYSCONFDIR)/cron.d/barrel
+	install -m 0644 packaging/logrotate/barrel $(DESTDIR)$(SYSCONFDIR)/logrotate.d/barrel
+	for u in $(UNITS); do install -m 0644 packaging/systemd/$$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; done
 
+# Leaves $(SYSCONFDIR)/barrel.conf and barrel.d/ (configuration) and every catalog alone.
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/barrel $(DESTDIR)$(MANDIR)/man1/barrel.1 $(DESTDIR)$(MANDIR)/man5/barrel.conf.5
+	rm -f $(DESTDIR)$(BINDIR)/barrel $(DESTDIR)$(PRIVBINDIR)/barman $(DESTDIR)$(MANDIR)/man1/barrel.1 \
+	  $(DESTDIR)$(MANDIR)/man5/barrel.conf.5 $(DESTDIR)$(MANDIR)/man7/barrel-wal.7 \
+	  $(DESTDIR)$(SYSCONFDIR)/cron.d/barrel $(DESTDIR)$(SYSCONFDIR)/logrotate.d/barrel
+	for u in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
 	rm -rf $(DESTDIR)$(DATADIR)
+	-rmdir $(DESTDIR)$(PRIVBINDIR) $(DESTDIR)$(LIBDIR)/barrel 2>/dev/null
 
 clean:
 	rm -f barrel libbarrel.a src/*.o src/*/*.o tests/lib/*.o $(UNIT_BIN) $(INTEG_BIN)

@@ -10,7 +10,8 @@ postgresql-15 postgresql-client-15
 openssh-server openssh-client
 zstd lz4 bzip2 gzip tar
 python3 python3-jsonschema barman barman-cli groff-base
-clang libclang-rt-14-dev valgrind"
+clang libclang-rt-14-dev valgrind
+debhelper lintian systemd"
 
 missing=""
 for p in $PKGS; do
