@@ -21,7 +21,9 @@
  * - check_timeout is not enforced as a whole-command alarm; every
  *   connection is bounded by connect_timeout instead.
  * - WAL compressions that Barman 3.4 cannot read (xz, zstd, lz4, snappy)
- *   pass "compression settings" with a hint saying so (DESIGN.md rule 3).
+ *   pass "compression settings" with a hint saying so (DESIGN.md rule 3);
+ *   so does an unset backup_compression without recovery_staging_path
+ *   (barrel's zstd tar backups, which Barman 3.4 recovers only staged).
  * - The "archiver errors" summary counts files in name order (Barman uses
  *   the unordered os.listdir()).
  */
@@ -612,16 +614,40 @@ check_wal_validity(struct check_ctx *cx)
     check_result_full(cx, "wal size", 1, 1, ws.until_next_size, "%s", size_text);
 }
 
-/* "compression settings": Barman 3.4's compression registry, plus what barrel also reads. */
+/*
+ * What Barman 3.4 could not recover from the backups barrel takes with these
+ * settings, or NULL. barrel stores tar backups only; with backup_compression
+ * unset (Barman's plain backups) it writes zstd tarballs, which 3.4 reads but
+ * recovers only through a recovery_staging_path.
+ */
+static const char *
+backup_compression_caveat(const struct server_config *srv)
+{
+    if (srv->backup_method != BACKUP_METHOD_POSTGRES || srv->backup_compression != BACKUP_COMPRESSION_UNSET
+        || srv->recovery_staging_path != NULL)
+        return NULL;
+    return "backup_compression unset: barrel writes zstd tar backups, "
+           "which Barman 3.4 recovers only with recovery_staging_path";
+}
+
+/*
+ * "compression settings": Barman 3.4's compression registry, plus what barrel
+ * also reads. What Barman 3.4 cannot read (WAL) or recover (backups) is
+ * said in the hint of a passing line, one line per server.
+ */
 static void
 check_compression(struct check_ctx *cx)
 {
     static const char *const barman34[] = { "gzip", "bzip2", "pigz", "pygzip", "pybzip2", "custom" };
     static const char *const newer[] = { "xz", "zstd", "lz4", "snappy" };
     const char *c = cx->srv->compression;
+    const char *caveat = backup_compression_caveat(cx->srv);
 
     if (c == NULL || c[0] == '\0') {
-        check_ok(cx, "compression settings");
+        if (caveat != NULL)
+            check_hint(cx, "compression settings", 1, "%s", caveat);
+        else
+            check_ok(cx, "compression settings");
         return;
     }
     for (size_t i = 0; i < BR_ARRAY_LEN(barman34); i++) {
@@ -630,6 +656,8 @@ check_compression(struct check_ctx *cx)
                 check_hint(cx, "compression settings", 0, "custom_compression_filter setting");
             else if (strcmp(c, "custom") == 0 && cx->srv->custom_decompression_filter == NULL)
                 check_hint(cx, "compression settings", 0, "custom_decompression_filter setting");
+            else if (caveat != NULL)
+                check_hint(cx, "compression settings", 1, "%s", caveat);
             else
                 check_ok(cx, "compression settings");
             return;
@@ -637,7 +665,8 @@ check_compression(struct check_ctx *cx)
     }
     for (size_t i = 0; i < BR_ARRAY_LEN(newer); i++) {
         if (strcmp(c, newer[i]) == 0) {
-            check_hint(cx, "compression settings", 1, "%s WAL files cannot be read by Barman 3.4", c);
+            check_hint(cx, "compression settings", 1, "%s WAL files cannot be read by Barman 3.4%s%s", c,
+                       caveat != NULL ? "; " : "", caveat != NULL ? caveat : "");
             return;
         }
     }

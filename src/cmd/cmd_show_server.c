@@ -5,7 +5,8 @@
  * True/False/None, BackupOptions({...})), or one JSON object per server.
  *
  * Differences from Barman: no pg_basebackup_* / pg_receivexlog_* keys,
- * because barrel runs neither program; passwords in conninfo values are
+ * because barrel runs neither program; no pg_stat_archiver keys (status
+ * shows them) and no included_files; passwords in conninfo values are
  * redacted.
  */
 #include "barrel/build.h"
@@ -147,7 +148,8 @@ add_config_values(struct kv_list *l, const struct barrel_config *cfg, const stru
             kv_add(l, name, text, VK_TEXT);
             free(text);
         } else if (strcmp(name, "wal_retention_policy") == 0)
-            kv_add(l, name, "MAIN", VK_TEXT);
+            /* Barman replaces the string by its policy object (str() "MAIN") only with a retention_policy */
+            kv_add(l, name, srv->retention_policy.kind != RETENTION_NONE ? "MAIN" : "main", VK_TEXT);
         else if (strstr(name, "conninfo") != NULL && value != NULL) {
             text = output_redact_conninfo(value);
             kv_add(l, name, text, VK_TEXT);

@@ -65,7 +65,9 @@ fetch_normal(const struct server_config *srv, struct pg_remote_status *st)
         st->connection_error = br_strdup(err.msg);
         return;
     }
-    st->server_txt_version = br_strdup(pgconn_server_version_text(conn));
+    /* Barman shows the second word of version(), "15.18", not "15.18 (Debian 15.18-0+deb12u1)" */
+    st->server_txt_version = br_strndup(pgconn_server_version_text(conn),
+                                        strcspn(pgconn_server_version_text(conn), " "));
     st->server_version_num = pgconn_server_version_num(conn);
     st->is_superuser = pgconn_is_superuser(conn, &err);
     st->has_backup_privileges = pgconn_has_backup_privileges(conn, &err);
@@ -99,9 +101,11 @@ fetch_normal(const struct server_config *srv, struct pg_remote_status *st)
         st->current_size = query(conn, "SELECT sum(pg_tablespace_size(oid)) FROM pg_tablespace");
     st->postgres_systemid = query(conn, "SELECT system_identifier::text FROM pg_control_system()");
 
+    /* floor(), not ::bigint (which rounds): Python's ctime() drops the fraction of the second */
     if (pgconn_query_row(conn,
-                         "SELECT last_archived_wal, EXTRACT(EPOCH FROM last_archived_time)::bigint::text, "
-                         "failed_count::text, last_failed_wal, EXTRACT(EPOCH FROM last_failed_time)::bigint::text, "
+                         "SELECT last_archived_wal, floor(EXTRACT(EPOCH FROM last_archived_time))::bigint::text, "
+                         "failed_count::text, last_failed_wal, "
+                         "floor(EXTRACT(EPOCH FROM last_failed_time))::bigint::text, "
                          "(archived_count::numeric / EXTRACT(EPOCH FROM age(now(), stats_reset)))::text "
                          "FROM pg_stat_archiver", NULL, &row, &nfields, &err) == 1 && nfields == 6) {
         st->last_archived_wal = row[0] ? br_strdup(row[0]) : NULL;
