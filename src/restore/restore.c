@@ -367,6 +367,94 @@ count_entry(void *arg, const char *name, enum restore_ftype type, struct br_erro
     return 1;   /* one is enough */
 }
 
+/*
+ * A recovery killed before its end (SIGKILL, power cut) cleans nothing up.
+ * Each directory it writes into gets RECOVER_MARKER first, and loses it
+ * last: a directory holding it is barrel's own unfinished work, which the
+ * next recover empties and starts again instead of refusing it as "not
+ * empty". A directory without it is never touched.
+ */
+#define RECOVER_MARKER ".barrel-recover-incomplete"
+
+struct name_collect {
+    char **names;
+    size_t n;
+};
+
+static int
+collect_entry(void *arg, const char *name, enum restore_ftype type, struct br_error *err)
+{
+    struct name_collect *nc = arg;
+
+    (void) type;
+    (void) err;
+    nc->names = br_realloc(nc->names, (nc->n + 1) * sizeof(char *));
+    nc->names[nc->n++] = br_strdup(name);
+    return 0;
+}
+
+/* Empty `path` when it holds RECOVER_MARKER: 1 emptied, 0 not ours (untouched), -1 error. */
+static int
+clear_interrupted(struct rctx *cx, const char *path, struct br_error *err)
+{
+    struct restore_target *t = cx->t;
+    char *marker = path_join(path, RECOVER_MARKER);
+    struct name_collect nc = {NULL, 0};
+    struct restore_stat st;
+    int rc = -1;
+
+    if (t->ops->stat(t, marker, &st, err) != 0)
+        goto out;
+    if (st.type != RT_FILE) {
+        rc = 0;
+        goto out;
+    }
+    output_info("\"%s\" holds an interrupted recovery: removing it before recovering again", path);
+    if (t->ops->list_dir(t, path, collect_entry, &nc, err) < 0)
+        goto out;
+    for (size_t i = 0; i < nc.n; i++) {
+        char *entry;
+
+        if (strcmp(nc.names[i], RECOVER_MARKER) == 0)
+            continue;                  /* last, so that a crash in here leaves it recognisable */
+        entry = path_join(path, nc.names[i]);
+        int rm = t->ops->remove(t, entry, err);
+        free(entry);
+        if (rm != 0)
+            goto out;
+    }
+    if (t->ops->remove(t, marker, err) != 0)
+        goto out;
+    rc = 1;
+out:
+    for (size_t i = 0; i < nc.n; i++)
+        free(nc.names[i]);
+    free(nc.names);
+    free(marker);
+    return rc;
+}
+
+static int
+mark_incomplete(struct rctx *cx, const char *path, struct br_error *err)
+{
+    char *marker = path_join(path, RECOVER_MARKER);
+    static const char text[] = "barrel recover did not finish here: the next recover empties this directory\n";
+    int rc = cx->t->ops->write_file(cx->t, marker, text, sizeof(text) - 1, 0600, err);
+
+    free(marker);
+    return rc;
+}
+
+static int
+unmark_incomplete(struct rctx *cx, const char *path, struct br_error *err)
+{
+    char *marker = path_join(path, RECOVER_MARKER);
+    int rc = cx->t->ops->remove(cx->t, marker, err);
+
+    free(marker);
+    return rc;
+}
+
 /* 1 empty or missing, 0 not empty, -1 error (not a directory, unreadable). */
 static int
 dir_is_empty(struct rctx *cx, const char *path, int *existed, struct br_error *err)
@@ -395,6 +483,13 @@ check_destination(struct rctx *cx, struct br_error *err)
     empty = dir_is_empty(cx, cx->dest, &existed, err);
     if (empty < 0)
         return -1;
+    if (!empty && !cx->o->delta) {
+        int cleared = clear_interrupted(cx, cx->dest, err);
+
+        if (cleared < 0)
+            return -1;
+        empty = cleared;
+    }
     cx->dest_existed = existed;
     if (cx->o->delta && !empty) {
         char *pid = path_join(cx->dest, "postmaster.pid");
@@ -418,6 +513,13 @@ check_destination(struct rctx *cx, struct br_error *err)
         empty = dir_is_empty(cx, cx->tbs[i].location, &existed, err);
         if (empty < 0)
             return -1;
+        if (!empty && !cx->o->delta) {
+            int cleared = clear_interrupted(cx, cx->tbs[i].location, err);
+
+            if (cleared < 0)
+                return -1;
+            empty = cleared;
+        }
         if (!empty) {
             br_error_set(err, BR_E_STATE, "location \"%s\" of tablespace '%s' is not empty", cx->tbs[i].location,
                          cx->tbs[i].name);
@@ -689,9 +791,13 @@ step_prepare_dirs(struct rctx *cx, struct br_error *err)
     if (t->ops->mkdir_p(t, cx->dest, 0700, err) != 0)
         return -1;
     cx->wrote_anything = 1;
+    if (!cx->o->delta && mark_incomplete(cx, cx->dest, err) != 0)
+        return -1;
     for (size_t i = 0; i < cx->n_tbs; i++) {
         output_info("\t%" PRIu32 ", %s, %s", cx->tbs[i].oid, cx->tbs[i].name, cx->tbs[i].location);
         if (t->ops->mkdir_p(t, cx->tbs[i].location, 0700, err) != 0)
+            return -1;
+        if (!cx->o->delta && mark_incomplete(cx, cx->tbs[i].location, err) != 0)
             return -1;
     }
     return 0;
@@ -905,6 +1011,12 @@ restore_run(const struct barrel_config *cfg, const struct server_config *srv, co
         goto out;
     /* 8. last: configuration edits, recovery settings, signal file */
     if (restore_settings_write(&cx, err) != 0)
+        goto out;
+    /* 9. the directories are complete: no longer barrel's unfinished work */
+    for (size_t i = 0; i < cx.n_tbs && !opts->delta; i++)
+        if (unmark_incomplete(&cx, cx.tbs[i].location, err) != 0)
+            goto out;
+    if (!opts->delta && unmark_incomplete(&cx, cx.dest, err) != 0)
         goto out;
     print_summary(&cx, &started, t0);
     rc = 0;

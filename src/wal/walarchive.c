@@ -17,8 +17,13 @@
  *
  * So a file is durable under its final name before its line exists, lines
  * stay in archive order, and a crash leaves either a .tmp file (ignored
- * everywhere, overwritten by the next run) or an archived file without a
- * line (which rebuild-xlogdb repairs), never a line without its file.
+ * everywhere, overwritten by the next run) or archived files without their
+ * lines, never a line without its file. Those files are named, before the
+ * first rename, in the journal "<wals>/.barrel-wal-archive" (fsynced), which
+ * is removed once the group's lines are durable; the next archive-wal finds
+ * a journal left by a crash and appends the missing lines (built from the
+ * files, as rebuild-xlogdb does) before archiving anything, so no file stays
+ * without its line and no segment is archived out of order.
  *
  * Memory: the sorted list of names of one directory, and JOB_WINDOW job
  * slots; every byte of WAL goes through the fixed buffers of the stages.
@@ -49,6 +54,8 @@
 /* Jobs prepared ahead of the oldest uncommitted one, per worker: bounds the .tmp files in flight. */
 #define JOB_WINDOW_PER_WORKER 4
 #define STAMP_LEN 17                  /* YYYYMMDDTHHMMSSZ */
+#define JOURNAL_NAME ".barrel-wal-archive"  /* names of the group being committed (a dot file: every reader skips it) */
+#define JOURNAL_LINE_MAX 128
 
 enum job_state { JOB_PENDING, JOB_RUNNING, JOB_DONE };
 
@@ -450,6 +457,131 @@ dir_set_add(struct name_list *set, const char *dir)
     name_list_add(set, dir);
 }
 
+/* ---- the commit journal ---- */
+
+static char *
+journal_path(const struct run *run)
+{
+    return path_join(run->wals_dir, JOURNAL_NAME);
+}
+
+/* Name the files of jobs [from, to) that are about to be renamed into wals/, durably, before any rename. */
+static int
+journal_write(struct run *run, size_t from, size_t to, struct br_error *err)
+{
+    char *path = journal_path(run);
+    FILE *fp = fopen(path, "we");
+    int rc = -1;
+
+    if (fp == NULL) {
+        br_error_sys(err, BR_E_IO, "could not create file \"%s\"", path);
+        goto out;
+    }
+    for (size_t i = from; i < to; i++) {
+        const struct job *job = &run->slots[i % run->window];
+
+        if ((job->result == RES_MOVE || job->result == RES_TMP) && fprintf(fp, "%s\n", job->name) < 0) {
+            br_error_sys(err, BR_E_IO, "could not write file \"%s\"", path);
+            goto out;
+        }
+    }
+    fault_point("walarchive.journal.fsync");
+    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
+        br_error_sys(err, BR_E_IO, "could not fsync file \"%s\"", path);
+        goto out;
+    }
+    rc = fs_fsync_path(run->wals_dir, 1, err);
+out:
+    if (fp != NULL)
+        fclose(fp);
+    free(path);
+    return rc;
+}
+
+struct journal_names {
+    struct name_list names;
+    unsigned char *found;          /* names[i] has an xlog.db line */
+};
+
+static int
+journal_mark_found(const struct xlogdb_entry *entry, void *arg)
+{
+    struct journal_names *jn = arg;
+
+    for (size_t i = 0; i < jn->names.n; i++)
+        if (strcmp(jn->names.names[i], entry->name) == 0)
+            jn->found[i] = 1;
+    return 0;
+}
+
+/*
+ * A journal left by a crash: append the lines of its files that are in
+ * wals/ without one, then remove it. Called with the xlogdb lock held.
+ */
+static int
+journal_recover(struct run *run, struct br_error *err)
+{
+    char *path = journal_path(run);
+    struct journal_names jn = {{0}, NULL};
+    struct xlogdb_entry *entries = NULL;
+    char line[JOURNAL_LINE_MAX];
+    size_t n_entries = 0;
+    FILE *fp = fopen(path, "re");
+    int rc = -1;
+
+    if (fp == NULL) {
+        rc = errno == ENOENT ? 0 : br_error_sys(err, BR_E_IO, "could not open file \"%s\"", path);
+        free(path);
+        return rc;
+    }
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        /* a line torn by the crash names no file: skipped below */
+        if (xlog_name_parse(line, &(struct xlog_name){0}) != XLOG_KIND_NONE)
+            name_list_add(&jn.names, line);
+    }
+    jn.found = br_calloc(jn.names.n + 1, 1);
+    if (jn.names.n > 0 && xlogdb_foreach(run->srv, NULL, journal_mark_found, &jn, err) != 0)
+        goto out;
+    entries = br_calloc(jn.names.n + 1, sizeof(*entries));
+    for (size_t i = 0; i < jn.names.n; i++) {
+        char *file = catalog_wal_file_path(run->srv, jn.names.names[i]);
+        struct xlogdb_entry *e = &entries[n_entries];
+        enum walfile_codec codec;
+        struct stat st;
+        int skip = jn.found[i] || stat(file, &st) != 0;     /* has its line, or was never renamed */
+
+        if (!skip && walfile_identify(file, run->srv, 1, &codec, err) < 0) {
+            free(file);
+            goto out;
+        }
+        free(file);
+        if (skip)
+            continue;
+        snprintf(e->name, sizeof(e->name), "%s", jn.names.names[i]);
+        e->size = (int64_t) st.st_size;
+        e->time = (double) st.st_mtim.tv_sec + (double) st.st_mtim.tv_nsec * 1e-9;
+        snprintf(e->compression, sizeof(e->compression), "%s", walfile_codec_name(codec));
+        br_log_info("Archiving of %s/%s was interrupted after the file was in place: adding its xlog.db line",
+                    run->srv->name, e->name);
+        n_entries++;
+    }
+    if (n_entries > 0 && xlogdb_append(run->srv, NULL, entries, n_entries, err) < 0)
+        goto out;
+    if (unlink(path) != 0 && errno != ENOENT) {
+        br_error_sys(err, BR_E_IO, "could not remove file \"%s\"", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    fclose(fp);
+    name_list_free(&jn.names);
+    free(jn.found);
+    free(entries);
+    free(path);
+    return rc;
+}
+
 /*
  * Commit jobs [from, to) in order, holding the xlogdb lock. On a failure,
  * what was already renamed still gets its fsyncs and its lines.
@@ -467,6 +599,11 @@ commit_group(struct run *run, size_t from, size_t to, struct br_error *err)
     br_error_clear(&step_err);
     lock = catalog_lock_acquire(run->lock_dir, run->srv->name, "xlogdb", 1, err);
     if (lock == NULL) {
+        free(entries);
+        return -1;
+    }
+    if (journal_write(run, from, to, err) < 0) {
+        catalog_lock_release(lock);
         free(entries);
         return -1;
     }
@@ -553,11 +690,23 @@ commit_group(struct run *run, size_t from, size_t to, struct br_error *err)
     if (n_entries > 0) {
         struct br_error append_err;
 
-        if (xlogdb_append(run->srv, NULL, entries, n_entries, &append_err) < 0 && rc == 0) {
-            step_err = append_err;
-            rc = -1;
+        if (xlogdb_append(run->srv, NULL, entries, n_entries, &append_err) < 0) {
+            if (rc == 0) {
+                step_err = append_err;
+                rc = -1;
+            }
+            /* the journal stays: the next run adds the lines */
+            goto unlock;
         }
     }
+    {
+        /* the lines are durable: the journal has served (a leftover would only be re-checked) */
+        char *journal = journal_path(run);
+
+        unlink(journal);
+        free(journal);
+    }
+unlock:
     catalog_lock_release(lock);
     if (rc != 0)
         *err = step_err;
@@ -785,6 +934,19 @@ walarchive_run(const struct server_config *srv, const char *lock_dir, const stru
         goto out;
     }
     run.wals_dev = st.st_dev;
+
+    /* a commit interrupted by a crash: its files get their lines before anything else is archived */
+    {
+        struct catalog_lock *xlock = catalog_lock_acquire(lock_dir, srv->name, "xlogdb", 1, err);
+
+        if (xlock == NULL)
+            goto out;
+        rc = journal_recover(&run, err);
+        catalog_lock_release(xlock);
+        if (rc < 0)
+            goto out;
+        rc = -1;
+    }
 
     /* streaming first: the order of Barman's archivers list */
     if (srv->streaming_archiver) {
