@@ -253,9 +253,10 @@ pyl_parse_quoted(struct pyl_parser *ps, struct strbuf *sb, int raw)
         case 'N':
             return pyl_fail(ps, "\\N{...} escapes are not supported");
         default:
-            /* Python keeps unknown escapes as they are (with a warning) */
+            /* Python keeps unknown escapes as they are (with a warning); the character is read
+               again by the loop, so that a non-ASCII one is checked as UTF-8 too */
             strbuf_append_char(sb, '\\');
-            strbuf_append_char(sb, c);
+            ps->pos--;
             break;
         }
     }
