@@ -17,7 +17,8 @@ for bin in "$@"; do
     [ -d "$seeds" ] || seeds=""
     echo "== $name: ${secs}s (seeds: ${seeds:-none})"
     # -rss_limit_mb and -timeout: a slow or huge input is a bug too
-    if ! "./$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
+    # a fixed seed (FUZZ_SEED, default 1) keeps CI reproducible; set another to explore
+    if ! "./$bin" -seed="${FUZZ_SEED:-1}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
             -artifact_prefix="$art/$target-" "$work" $seeds >"$art/$target.log" 2>&1; then
         tail -40 "$art/$target.log"
         echo "$name: FAILED; replay with: ./$bin $art/$target-crash-*"
