@@ -219,10 +219,30 @@ stop_server(struct rserver *rs)
     memset(rs, 0, sizeof(*rs));
 }
 
-/* Stop Barman's receive-wal: its process group (pg_receivewal included). */
+/*
+ * Stop Barman's receive-wal: its process group (pg_receivewal included),
+ * then whatever receive-wal holds bmp's lock (one `barman cron` may have
+ * started): the PID Barman writes into .bmp-receive-wal.lock.
+ */
 static void
 stop_receiver(void)
 {
+    if (g_lock_dir != NULL) {
+        char *path = br_asprintf("%s/.bmp-receive-wal.lock", g_lock_dir);
+        char *text = h_read_file(path);
+        long pid = text ? strtol(text, NULL, 10) : 0;
+
+        if (pid > 1 && pid != (long) g_receiver && kill((pid_t) pid, 0) == 0) {
+            struct h_result r = h_sh("cat /proc/%ld/cmdline 2>/dev/null | tr '\\0' ' '", pid);
+
+            /* only a Barman receive-wal for this catalog: the PID may have been reused */
+            if (strstr(r.out, "receive-wal") != NULL && strstr(r.out, " bmp") != NULL)
+                kill((pid_t) pid, SIGTERM);
+            h_result_free(&r);
+        }
+        free(text);
+        free(path);
+    }
     if (g_receiver > 0) {
         kill(-g_receiver, SIGTERM);
         for (int i = 0; i < 100 && waitpid(g_receiver, NULL, WNOHANG) == 0; i++)
