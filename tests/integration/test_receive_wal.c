@@ -754,26 +754,6 @@ test_receive_wal_under_load_with_kills(void **state)
     free(bench_log);
 }
 
-/* ---- timeline switch: stream from a standby, promote it ---- */
-
-static int
-free_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0
-        && getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /* Run a shell command as the cluster's OS user. */
 static struct h_result
 pg_user_sh(const struct h_pg *pg, const char *cmd)
@@ -812,7 +792,7 @@ make_standby(struct h_pg *primary)
     }
     h_result_free(&r);
     /* the copied postgresql.conf includes the primary's port file: our lines come after it */
-    sb->port = free_port();
+    sb->port = h_free_port();
     conf = br_asprintf("%s/postgresql.conf", sb->datadir);
     text = h_read_file(conf);
     {

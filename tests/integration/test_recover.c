@@ -77,24 +77,6 @@ sleep_ms(int ms)
         ;
 }
 
-static int
-free_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0
-        && getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 static char *
 sql(struct h_pg *pg, const char *fmt, ...) BR_PRINTF(2, 3);
 
@@ -198,7 +180,7 @@ start_recovered(const struct fixture *fx, const char *datadir, const char *extra
     rs->datadir = br_strdup(datadir);
     rs->sockdir = br_asprintf("%s.sock", datadir);
     rs->log = br_asprintf("%s.sock/postgresql.log", datadir);
-    rs->port = free_port();
+    rs->port = h_free_port();
     if (g_os_user != NULL) {
         r = h_sh("mkdir -p '%s' && chown -R %s '%s' '%s' %s", rs->sockdir, g_os_user, datadir, rs->sockdir,
                  extra_dirs ? extra_dirs : "");

@@ -53,24 +53,6 @@ sleep_ms(int ms)
         ;
 }
 
-static int
-free_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0
-        && getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 static char *
 sql(struct h_pg *pg, const char *text)
 {
@@ -132,7 +114,7 @@ static char *
 start_and_read(struct fixture *fx, const char *datadir)
 {
     char *sock = br_asprintf("%s.sock", datadir), *log = br_asprintf("%s.sock/postgresql.log", datadir);
-    int port = free_port();
+    int port = h_free_port();
     struct h_result r;
     char *ids = NULL;
     size_t slot = 0;

@@ -845,7 +845,7 @@ test_retention_cluster_cron(void **state)
         char *log = br_asprintf("%s/pg.log", sock);
         const char *u = fx->pg->os_user;
         char *runas = u ? br_asprintf("runuser -u %s --", u) : br_strdup("");
-        int port = fx->pg->port + 7;
+        int port = h_free_port();
         char *count;
 
         r = h_sh("mkdir -p '%s'", sock);

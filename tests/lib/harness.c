@@ -582,8 +582,8 @@ chown_to(const char *path, const char *user)
 }
 
 /* A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0). */
-static int
-free_port(void)
+int
+h_free_port(void)
 {
     struct sockaddr_in sa;
     socklen_t len = sizeof(sa);
@@ -750,7 +750,7 @@ h_pg_start(const char *extra_conf)
 
     /* start; another process may grab the port between bind and start: retry */
     for (int attempt = 0; attempt < H_PG_START_TRIES && !started; attempt++) {
-        int port = free_port();
+        int port = h_free_port();
 
         if (port <= 0) {
             fprintf(stderr, "harness: no free port on 127.0.0.1\n");

@@ -50,6 +50,8 @@ struct h_pg {
     char *os_user;      /* the user the server runs as (NULL = current user) */
     int   running;
 };
+/* A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0); -1 if none. */
+int   h_free_port(void);
 /* 1 when PostgreSQL 15 server binaries are installed. */
 int   h_pg_available(void);
 /* initdb + start; NULL (and a message on stderr) on failure. extra_conf lines go to postgresql.conf. */

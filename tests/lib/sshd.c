@@ -125,24 +125,6 @@ h_sshd_available(void)
 }
 
 static int
-free_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-    if (fd < 0)
-        return -1;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 && getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
-static int
 keygen(const char *path, const char *comment)
 {
     struct h_result r = h_sh("rm -f '%s' '%s.pub' && ssh-keygen -q -t ed25519 -N '' -C '%s' -f '%s'", path, path,
@@ -296,7 +278,7 @@ start_server(struct h_sshd *d, int keep_port)
         int rc;
 
         if (!keep_port || d->port <= 0)
-            d->port = free_port();
+            d->port = h_free_port();
         if (d->port <= 0) {
             fprintf(stderr, "sshd harness: no free port\n");
             return -1;
