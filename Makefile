@@ -141,6 +141,12 @@ fuzz: $(FUZZ_BIN)
 fuzz-run: fuzz
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_BIN)
 
+# The benchmark suite beside the anchors (bench/run; not part of check): about 20 minutes
+# on 2 cores at the default scale. Its settings through the environment, e.g.
+# make bench SCALE=300 ROUNDS=5, or BENCH_ARGS="--only backup".
+bench: barrel
+	bench/run $(BENCH_ARGS)
+
 deps:
 	@sh scripts/deps.sh
 
