@@ -92,11 +92,12 @@ int stage_mem_sink_finished(const struct stage *st);
 struct stage *stage_counter_new(struct stage *next, int64_t *counter);
 
 /*
- * zstd compressor: RAW in, one zstd frame (with content checksum) out as
- * RAW. level 1..22 (0 = libzstd's default 3); workers > 0 compresses on
- * that many libzstd threads. Takes ownership of next.
+ * zstd compressor: RAW in, one zstd frame out as RAW, with a content
+ * checksum if `checksum` (WAL files; base backups rely on backup_manifest).
+ * level 1..22 (0 = libzstd's default 3); workers > 0 compresses on that
+ * many libzstd threads, in 2 MiB jobs. Takes ownership of next.
  */
-struct stage *stage_zstd_compress_new(int level, int workers, struct stage *next, struct br_error *err);
+struct stage *stage_zstd_compress_new(int level, int workers, int checksum, struct stage *next, struct br_error *err);
 
 /* zstd decompressor: RAW in (one or more frames), RAW out. */
 struct stage *stage_zstd_decompress_new(struct stage *next, struct br_error *err);

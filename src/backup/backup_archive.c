@@ -56,8 +56,9 @@ compressor_new(struct backup_ctx *cx, struct stage *next, struct br_error *err)
     int level = srv->backup_compression_level > 0 ? srv->backup_compression_level : 0;
 
     if (strcmp(cx->compression, "zstd") == 0)
+        /* no frame checksum: backup_manifest's CRC32C covers every file, as with pg_basebackup */
         return stage_zstd_compress_new(level, srv->backup_compression_workers > 0 ? srv->backup_compression_workers : 0,
-                                       next, err);
+                                       0, next, err);
     if (strcmp(cx->compression, "gzip") == 0)
         return stage_filter_compress_new(FILTER_GZIP, level, next, err);
     if (strcmp(cx->compression, "lz4") == 0)

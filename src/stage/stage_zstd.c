@@ -1,9 +1,13 @@
 /*
  * stage_zstd.c: zstd compressor and decompressor stages (libzstd streaming
- * API). The compressor writes one frame with a content checksum, so
- * `zstd -t` and verify-backup can check it; with workers > 0 libzstd
- * compresses on its own threads while this thread keeps feeding it.
- * Output goes to the next stage in blocks of ZSTD_CStreamOutSize().
+ * API). The compressor writes one frame, with a content checksum when asked
+ * (WAL: `zstd -t` checks a segment alone; base backups go without, as
+ * pg_basebackup's, since backup_manifest's CRC32C covers every file and the
+ * checksum costs an extra pass over every byte); with workers > 0 libzstd
+ * compresses on its own threads while this thread keeps feeding it, in
+ * jobs of ZSTD_MT_JOB_SIZE so that its buffers stay small whatever the
+ * level's window. Output goes to the next stage in blocks of
+ * ZSTD_CStreamOutSize().
  */
 #include "barrel/build.h"
 #include "barrel/stage.h"
@@ -11,6 +15,15 @@
 #include "barrel/mem.h"
 
 #include <zstd.h>
+
+/*
+ * libzstd's default job is 4 windows (8 MiB at level 3) and it keeps about
+ * workers + 3 input and workers + 2 output buffers of that size: 77 MiB of
+ * RSS with 2 workers. 2 MiB jobs keep 2 workers under 30 MiB; each job
+ * still sees the end of the previous one (libzstd's overlap), so the ratio
+ * hardly moves.
+ */
+#define ZSTD_MT_JOB_SIZE (2 * 1024 * 1024)
 
 struct zstd_stage {
     struct stage base;
@@ -132,7 +145,7 @@ static const struct stage_ops zstd_compress_ops = {zstd_compress_push, zstd_comp
 static const struct stage_ops zstd_decompress_ops = {zstd_decompress_push, zstd_decompress_finish, zstd_free};
 
 struct stage *
-stage_zstd_compress_new(int level, int workers, struct stage *next, struct br_error *err)
+stage_zstd_compress_new(int level, int workers, int checksum, struct stage *next, struct br_error *err)
 {
     struct zstd_stage *zs = br_calloc(1, sizeof(*zs));
     size_t rc;
@@ -149,9 +162,11 @@ stage_zstd_compress_new(int level, int workers, struct stage *next, struct br_er
     }
     rc = ZSTD_CCtx_setParameter(zs->cctx, ZSTD_c_compressionLevel, level > 0 ? level : ZSTD_CLEVEL_DEFAULT);
     if (!ZSTD_isError(rc))
-        rc = ZSTD_CCtx_setParameter(zs->cctx, ZSTD_c_checksumFlag, 1);
+        rc = ZSTD_CCtx_setParameter(zs->cctx, ZSTD_c_checksumFlag, checksum ? 1 : 0);
     if (!ZSTD_isError(rc) && workers > 0)
         rc = ZSTD_CCtx_setParameter(zs->cctx, ZSTD_c_nbWorkers, workers);
+    if (!ZSTD_isError(rc) && workers > 0)
+        rc = ZSTD_CCtx_setParameter(zs->cctx, ZSTD_c_jobSize, ZSTD_MT_JOB_SIZE);
     if (ZSTD_isError(rc)) {
         br_error_set(err, BR_E_INTERNAL, "invalid zstd setting (level %d, workers %d): %s", level, workers,
                      ZSTD_getErrorName(rc));

@@ -449,7 +449,7 @@ walfile_compressor_new(enum walfile_codec codec, struct stage *next, struct br_e
     case WALFILE_BZIP2: st = stage_filter_compress_new(FILTER_BZIP2, WALFILE_BZIP2_LEVEL, next, err); break;
     case WALFILE_LZ4: st = stage_filter_compress_new(FILTER_LZ4, 0, next, err); break;
     case WALFILE_XZ: st = stage_filter_compress_new(FILTER_XZ, WALFILE_XZ_LEVEL, next, err); break;
-    case WALFILE_ZSTD: st = stage_zstd_compress_new(WALFILE_ZSTD_LEVEL, 0, next, err); break;
+    case WALFILE_ZSTD: st = stage_zstd_compress_new(WALFILE_ZSTD_LEVEL, 0, 1, next, err); break;
     case WALFILE_CUSTOM:
         br_error_set(err, BR_E_INTERNAL, "custom compression is a shell filter, not a stage");
         stage_free(next);

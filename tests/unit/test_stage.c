@@ -84,7 +84,7 @@ test_stage_zstd_round_trip_any_split(void **state)
         size_t len = mode == 1 ? 20000 : INPUT_LEN;
         struct br_error err;
         struct stage *csink = stage_mem_sink_new();
-        struct stage *comp = stage_zstd_compress_new(3, mode == 3 ? 2 : 0, csink, &err);
+        struct stage *comp = stage_zstd_compress_new(3, mode == 3 ? 2 : 0, mode != 2, csink, &err);
         size_t clen, dlen;
 
         assert_non_null(comp);
@@ -93,6 +93,8 @@ test_stage_zstd_round_trip_any_split(void **state)
         assert_true(clen > 0 && clen < len);
         assert_int_equal(cdata[0], 0x28);      /* zstd magic 28 b5 2f fd */
         assert_int_equal(cdata[3], 0xfd);
+        /* frame header descriptor: Content_Checksum_flag (bit 2) as asked (mode 2 without) */
+        assert_int_equal((cdata[4] & 0x04) != 0, mode != 2);
 
         struct stage *dsink = stage_mem_sink_new();
         struct stage *dec = stage_zstd_decompress_new(dsink, &err);
@@ -111,7 +113,7 @@ test_stage_zstd_decompress_truncated_fails(void **state)
 {
     struct br_error err;
     struct stage *csink = stage_mem_sink_new();
-    struct stage *comp = stage_zstd_compress_new(1, 0, csink, &err);
+    struct stage *comp = stage_zstd_compress_new(1, 0, 1, csink, &err);
     size_t clen;
     (void) state;
 
@@ -168,7 +170,7 @@ check_with_cli(struct stage *(*make)(struct stage *next, struct br_error *err), 
     free(orig);
 }
 
-static struct stage *make_zstd(struct stage *next, struct br_error *err) { return stage_zstd_compress_new(3, 1, next, err); }
+static struct stage *make_zstd(struct stage *next, struct br_error *err) { return stage_zstd_compress_new(3, 1, 0, next, err); }
 static struct stage *make_gzip(struct stage *next, struct br_error *err) { return stage_filter_compress_new(FILTER_GZIP, 6, next, err); }
 static struct stage *make_lz4(struct stage *next, struct br_error *err) { return stage_filter_compress_new(FILTER_LZ4, 0, next, err); }
 static struct stage *make_bzip2(struct stage *next, struct br_error *err) { return stage_filter_compress_new(FILTER_BZIP2, 9, next, err); }
