@@ -50,6 +50,7 @@ struct restore_opts {
     int get_wal;
     int delta;
     int jobs;                    /* 1 .. RESTORE_MAX_JOBS */
+    int background_wal;          /* PITR, local: stage WAL while PostgreSQL replays (restore_stager.c) */
     int progress;                /* print progress to stderr (a terminal) */
     /* for the get-wal restore_command */
     const char *barrel_path;     /* absolute path of this program */
@@ -63,6 +64,8 @@ struct restore_result {
     int64_t files_kept;          /* --delta: files left in place */
     int64_t files_removed;       /* --delta: files the backup lacks, removed */
     int64_t wal_files;           /* WAL files copied (0 with get-wal) */
+    int64_t wal_background;      /* --background-wal: segments left to the stager */
+    long stager_pid;             /* --background-wal: its pid, 0 when none was needed */
     int partial_included;        /* the newest .partial was copied */
     char partial_name[64];
     int is_pitr;
@@ -87,5 +90,15 @@ struct backup_info *restore_pick_auto(const struct catalog *cat, const struct re
 int restore_run(const struct barrel_config *cfg, const struct server_config *srv, const struct backup_info *bi,
                 const char *dest, const struct restore_opts *opts, struct restore_target *target,
                 struct restore_result *res, struct br_error *err);
+
+/*
+ * recover --background-wal (restore_stager.c): the start time of process
+ * pid (field 22 of /proc/PID/stat), 0 or -1; and the restore_command script
+ * that waits for barman_wal/.barrel-pending/<WAL> to go while that process
+ * (pid with that start time, not a zombie) lives, then copies
+ * barman_wal/<WAL> to its second argument; a new string.
+ */
+int restore_stager_start_time(long pid, char *out, size_t size);
+char *restore_stager_script(long pid, const char *start_time);
 
 #endif /* BARREL_RESTORE_H */

@@ -30,7 +30,7 @@ enum {
     OPT_TARGET_TIME = 1000, OPT_TARGET_XID, OPT_TARGET_LSN, OPT_TARGET_NAME, OPT_TARGET_IMMEDIATE, OPT_TARGET_TLI,
     OPT_EXCLUSIVE, OPT_TARGET_ACTION, OPT_STANDBY, OPT_PRIMARY_CONNINFO, OPT_TABLESPACE, OPT_REMOTE, OPT_GET_WAL,
     OPT_NO_GET_WAL, OPT_STAGING, OPT_DELTA, OPT_NO_DELTA, OPT_BWLIMIT, OPT_RETRY_TIMES, OPT_RETRY_SLEEP, OPT_NO_RETRY,
-    OPT_NETCOMP, OPT_NO_NETCOMP, OPT_PROGRESS, OPT_NO_PROGRESS,
+    OPT_NETCOMP, OPT_NO_NETCOMP, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_BACKGROUND_WAL,
 };
 
 static const char options_text[] =
@@ -57,6 +57,8 @@ static const char options_text[] =
     "                        recover to another host over SSH: \"ssh [options] [user@]host\" (see barrel(1))\n"
     "  --get-wal             PostgreSQL fetches WAL with 'barrel get-wal' (restore_command)\n"
     "  --no-get-wal          copy the WAL needed into the destination (default)\n"
+    "  --background-wal      with a target, on this host: stage the WAL into barman_wal while PostgreSQL\n"
+    "                        already replays (restore_command waits for each segment); barrel extension\n"
     "  --recovery-staging-path RECOVERY_STAGING_PATH\n"
     "                        accepted for Barman compatibility; barrel streams archives and needs no staging\n"
     "  -j JOBS, --jobs JOBS  archives, trees and WAL files restored in parallel\n"
@@ -114,6 +116,7 @@ cmd_recover(struct cmd_context *ctx, int argc, char **argv, struct br_error *err
         {"remote-ssh-command", required_argument, NULL, OPT_REMOTE},
         {"get-wal", no_argument, NULL, OPT_GET_WAL},
         {"no-get-wal", no_argument, NULL, OPT_NO_GET_WAL},
+        {"background-wal", no_argument, NULL, OPT_BACKGROUND_WAL},
         {"recovery-staging-path", required_argument, NULL, OPT_STAGING},
         {"jobs", required_argument, NULL, 'j'},
         {"delta", no_argument, NULL, OPT_DELTA},
@@ -133,7 +136,7 @@ cmd_recover(struct cmd_context *ctx, int argc, char **argv, struct br_error *err
     char *reloc_names[MAX_RELOCATIONS];
     size_t n_relocs = 0;
     const char *remote = NULL, *staging = NULL;
-    int get_wal = -1, delta = -1, jobs = 0, progress = -1, netcomp = 0;
+    int get_wal = -1, delta = -1, jobs = 0, progress = -1, netcomp = 0, background_wal = 0;
     const struct server_config *srv;
     struct catalog *cat = NULL;
     struct backup_info *bi;
@@ -197,6 +200,7 @@ cmd_recover(struct cmd_context *ctx, int argc, char **argv, struct br_error *err
         case OPT_REMOTE: remote = optarg; break;
         case OPT_GET_WAL: get_wal = 1; break;
         case OPT_NO_GET_WAL: get_wal = 0; break;
+        case OPT_BACKGROUND_WAL: background_wal = 1; break;
         case OPT_STAGING: staging = optarg; break;
         case 'j':
             if (positive_int(optarg, &jobs) != 0) {
@@ -274,6 +278,7 @@ cmd_recover(struct cmd_context *ctx, int argc, char **argv, struct br_error *err
     o.relocations = relocs;
     o.get_wal = get_wal >= 0 ? get_wal : (srv->recovery_options & RECOVERY_OPT_GET_WAL) != 0;
     o.delta = delta >= 0 ? delta : (srv->recovery_options & RECOVERY_OPT_DELTA) != 0;
+    o.background_wal = background_wal;
     o.jobs = jobs > 0 ? jobs : srv->parallel_jobs > 0 ? srv->parallel_jobs : 1;
     if (o.jobs > RESTORE_MAX_JOBS)
         o.jobs = RESTORE_MAX_JOBS;

@@ -924,6 +924,10 @@ print_summary(struct rctx *cx, const struct br_timestamp *started, double t0)
     if (res->partial_included)
         output_info("The last streamed WAL segment %s is included, so transactions streamed after the last complete "
                     "segment are recovered too", res->partial_name);
+    if (res->stager_pid > 0)
+        output_info("%" PRId64 " WAL segments are being written into barman_wal by barrel's stager (pid %ld) in the "
+                    "background: start PostgreSQL now, restore_command waits for each one", res->wal_background,
+                    res->stager_pid);
     output_info("Recovery completed (start time: %s, elapsed time: %s)", start_text, elapsed);
     output_info("Your PostgreSQL server has been successfully prepared for recovery!");
     output_info("%s", "");
@@ -1003,7 +1007,8 @@ restore_run(const struct barrel_config *cfg, const struct server_config *srv, co
         output_info("Copying required WAL segments.");
         if (!cx.is_pitr)
             output_info("Generating archive status files");
-        if (restore_wal_copy(&cx, err) != 0)
+        if (restore_wal_in_background(&cx) ? restore_wal_stage_background(&cx, err) != 0
+                                            : restore_wal_copy(&cx, err) != 0)
             goto out;
     }
     /* 7. .barman-recover.info, as Barman writes it */

@@ -119,6 +119,13 @@ int restore_pool_run(struct rctx *cx, size_t n_units, int jobs, restore_unit_fn 
 int restore_wal_select(struct rctx *cx, struct br_error *err);
 /* Copy them decompressed into DEST/<wal_dest_rel>/, with .done files when not PITR. */
 int restore_wal_copy(struct rctx *cx, struct br_error *err);
+/*
+ * --background-wal (PITR, local target): history files now, every segment
+ * by a detached stager while PostgreSQL replays; restore_command waits for
+ * each one (restore_stager.c). Sets res->stager_pid and wal_background.
+ */
+int restore_wal_stage_background(struct rctx *cx, struct br_error *err);
+int restore_wal_in_background(const struct rctx *cx);
 void restore_wal_free(struct rctx *cx);
 /* Highest timeline found in the archive (segments and history files); 0 if none. */
 int restore_wal_latest_tli(struct rctx *cx, uint32_t *tli, struct br_error *err);

@@ -486,6 +486,98 @@ recover_and_check(struct fixture *fx, const char *name, const char *const *opts,
     free(dest);
 }
 
+/* a live process (not a zombie) */
+static int
+stager_alive(long pid)
+{
+    struct h_result r = h_sh("test -e /proc/%ld/stat && ! cut -d' ' -f3 /proc/%ld/stat | grep -qx Z", pid, pid);
+    int alive = r.status == 0;
+
+    h_result_free(&r);
+    return alive;
+}
+
+/*
+ * --background-wal: recover returns with the segments left to a detached
+ * stager; restore_command waits for each one (marker, then the complete
+ * file) and the server reaches the target with exactly the rows before it.
+ * Once the stager is gone, a segment still marked as pending makes the
+ * restore_command fail at once, naming the stager, rather than wait.
+ */
+static void
+test_recover_background_wal(void **state)
+{
+    struct fixture *fx = need_pg(state);
+    char *dest = br_asprintf("%s/r_bg", fx->tmp);
+    char *tsloc = br_asprintf("%s/r_bg_ts1", fx->tmp);
+    char *reloc = br_asprintf("ts1:%s", tsloc);
+    struct h_result r;
+    struct rserver *rs;
+    char *conf, *ids, *want, *out;
+    const char *p;
+    long pid = 0;
+
+    r = BARREL(fx, "recover", "--tablespace", reloc, "--target-xid", fx->rows[4].xid, "--jobs", "2",
+               "--background-wal", "pg", fx->backup1, dest);
+    if (r.status != 0)
+        fail_msg("recover --background-wal failed (%d): %s%s", r.status, r.out, r.err);
+    p = strstr(r.out, "by barrel's stager (pid ");
+    if (p == NULL)
+        fail_msg("recover --background-wal: no stager line in:\n%s", r.out);
+    pid = strtol(p + strlen("by barrel's stager (pid "), NULL, 10);
+    assert_true(pid > 0);
+    h_result_free(&r);
+    conf = br_asprintf("%s/postgresql.auto.conf", dest);
+    out = h_read_file(conf);
+    assert_non_null(out);
+    if (strstr(out, "restore_command = 'sh barman_wal/.barrel-wait-wal %f %p'\n") == NULL
+        || strstr(out, "recovery_end_command = 'rm -fr barman_wal'\n") == NULL)
+        fail_msg("postgresql.auto.conf:\n%s", out);
+    free(out);
+    free(conf);
+
+    rs = start_recovered(fx, dest, tsloc);
+    assert_non_null(rs);
+    for (int i = 0; i < 600; i++) {
+        out = rsql(rs, "postgres", "SELECT pg_get_wal_replay_pause_state()");
+        int paused = out != NULL && strcmp(out, "paused") == 0;
+        free(out);
+        if (paused)
+            break;
+        sleep_ms(100);
+    }
+    ids = ids_of(rs);
+    want = expected_ids(4);
+    assert_non_null(ids);
+    if (strcmp(ids, want) != 0)
+        fail_msg("recovery with --background-wal: rows %s, expected exactly %s", ids, want);
+    free(ids);
+    free(want);
+    stop_server(rs);
+
+    /* the stager ends by itself, its work done: no marker left */
+    for (int i = 0; i < 600 && stager_alive(pid); i++)
+        sleep_ms(100);
+    assert_false(stager_alive(pid));
+    r = h_sh("cd '%s' && test ! -e barman_wal/.barrel-pending && ls barman_wal | grep -c '^0000000100000000000000'",
+             dest);
+    assert_int_equal(r.status, 0);
+    h_result_free(&r);
+    /* a segment still pending once the stager is gone: restore_command fails at once and says why */
+    r = h_sh("cd '%s' && mkdir barman_wal/.barrel-pending && : > barman_wal/.barrel-pending/0000000100000000000000FE "
+             "&& sh barman_wal/.barrel-wait-wal 0000000100000000000000FE pg_wal/RECOVERYXLOG",
+             dest);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "stopped before staging 0000000100000000000000FE"));
+    h_result_free(&r);
+    r = h_sh("test ! -e '%s/pg_wal/RECOVERYXLOG'", dest);
+    assert_int_equal(r.status, 0);
+    h_result_free(&r);
+    free(reloc);
+    free(tsloc);
+    free(dest);
+}
+
 /* ---- PITR: each kind of target ---- */
 
 static void
@@ -1050,6 +1142,7 @@ main(void)
         cmocka_unit_test(test_recover_latest_partial),
         cmocka_unit_test(test_recover_standby),
         cmocka_unit_test(test_recover_get_wal_settings),
+        cmocka_unit_test(test_recover_background_wal),
         cmocka_unit_test(test_recover_refusals),
         cmocka_unit_test(test_recover_hostile_archives),
         cmocka_unit_test(test_recover_flipped_byte),
