@@ -49,6 +49,7 @@ struct basebackup_options {
     const char *compression;          /* server-side COMPRESSION ("gzip", "lz4", "zstd"); NULL = none */
     int  compression_level;           /* 0 = the method's default */
     int  compression_workers;         /* zstd only; 0 = none */
+    int  no_wait;                     /* WAIT false: the caller waits for the WAL archive itself */
 };
 
 struct basebackup_tablespace {

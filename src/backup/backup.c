@@ -45,6 +45,8 @@
 #define BACKUP_ID_TRIES 3
 #define BACKUP_DIR_MODE 0700
 #define BACKUP_WAIT_POLL_MS 1000
+/* pg_stat_archiver polling after BASE_BACKUP ... WAIT false */
+#define BACKUP_ARCHIVED_POLL_MS 50
 #define BACKUP_MANIFEST_CHECKSUMS "CRC32C"
 
 /* ------------------------------------------------------------ signals */
@@ -320,6 +322,8 @@ step_copy(struct backup_ctx *cx, struct br_error *err)
     bo.manifest_checksums = BACKUP_MANIFEST_CHECKSUMS;
     bo.tablespace_map = 1;
     bo.max_rate_kbps = srv->bandwidth_limit > 0 ? srv->bandwidth_limit : 0;
+    /* with archive_command, step_wait_archived() waits for the last segment instead of the server */
+    bo.no_wait = srv->archiver;
     if (cx->server_side) {
         bo.compression = cx->compression;
         bo.compression_level = srv->backup_compression_level > 0 ? srv->backup_compression_level : 0;
@@ -481,6 +485,51 @@ step_complete(struct backup_ctx *cx, struct br_error *err)
 }
 
 /*
+ * What the server's BASE_BACKUP would have waited for (WAIT false was sent
+ * when archive_command is in use): pg_stat_archiver's last archived WAL at
+ * or past end_wal. The server polls once a second; this polls every
+ * BACKUP_ARCHIVED_POLL_MS, mostly while step_complete's fsyncs have already
+ * given the archiver its time. Like the server it waits as long as it takes,
+ * with a warning each minute; a signal or a lost connection ends the wait
+ * and leaves the rest to step_wait_for_wal (WAITING_FOR_WALS, not FAILED:
+ * the data is complete).
+ */
+static void
+step_wait_archived(struct backup_ctx *cx)
+{
+    const char *end_wal = cx->bi->end_wal;
+    double start = backup_now(), next_warning = start + 60.0;
+
+    if (!cx->srv->archiver || end_wal == NULL || strlen(end_wal) != 24)
+        return;
+    cx->action = "waiting for the WAL archive";
+    for (;;) {
+        struct timespec nap = {0, BACKUP_ARCHIVED_POLL_MS * 1000000L};
+        struct br_error e;
+        char *last = NULL;
+        int done;
+
+        br_error_clear(&e);
+        if (pgconn_query_value(cx->pg, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver", &last, &e)
+            != 0) {
+            br_log_warning("could not read pg_stat_archiver: %s", e.msg);
+            return;
+        }
+        /* segment names sort in WAL order; a .backup or .partial name starts with its segment */
+        done = strlen(last) >= 24 && strncmp(last, end_wal, 24) >= 0 && strspn(last, "0123456789ABCDEF") >= 24;
+        free(last);
+        if (done || backup_signalled())
+            return;
+        if (backup_now() >= next_warning) {
+            output_warning("still waiting for the WAL file %s to be archived (%d seconds elapsed); check that "
+                           "archive_command works", end_wal, (int) (backup_now() - start));
+            next_warning += 60.0;
+        }
+        nanosleep(&nap, NULL);
+    }
+}
+
+/*
  * Barman's wait: archive what incoming/ and streaming/ hold (archive-wal,
  * quietly), then check_backup; once, or until the WAL is there with --wait.
  * The check runs under the backup's own lock.
@@ -627,6 +676,8 @@ backup_run(const struct server_config *srv, const struct backup_options *opts, c
     /* sizes, WAITING_FOR_WALS */
     if (step_complete(&cx, err) != 0)
         goto failed;
+    /* the server did not wait for the archive: wait here, faster */
+    step_wait_archived(&cx);
     /* the connections are not needed to wait for WAL */
     pgconn_close(cx.repl);
     pgconn_close(cx.pg);

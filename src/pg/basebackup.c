@@ -79,6 +79,12 @@ basebackup_command(const struct basebackup_options *opts, struct br_error *err)
     }
     if (opts->tablespace_map)
         strbuf_append(&sb, ", TABLESPACE_MAP");
+    /*
+     * The server's own wait for the archive polls once a second (see
+     * do_pg_backup_stop): a caller that waits itself saves most of that second.
+     */
+    if (opts->no_wait)
+        strbuf_append(&sb, ", WAIT false");
     if (opts->max_rate_kbps > 0)
         strbuf_appendf(&sb, ", MAX_RATE %" PRId64, opts->max_rate_kbps);
     if (opts->compression != NULL) {
