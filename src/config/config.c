@@ -550,8 +550,13 @@ resolve_option(struct resolver *r, size_t idx, struct br_error *err)
         free(where);
         if (text == NULL)
             return -1;
-        /* Barman: "None" (any case) and "" are unset, and stop inheritance and defaults. */
-        if (ini_is_none(text))
+        /*
+         * Barman: "None" (any case) and "" are unset, and stop inheritance and
+         * defaults. Except backup_compression = none, lower case: since Barman
+         * 3.9 that is a tar without compression, and reading it as unset would
+         * silently give barrel's default, zstd.
+         */
+        if (ini_is_none(text) && !(strcmp(opt->info.name, "backup_compression") == 0 && strcmp(text, "none") == 0))
             text[0] = '\0';
         ini_strip_quotes(text);
         if (text[0] == '\0') {

@@ -23,10 +23,10 @@ static const unsigned backup_method_values[] = { BACKUP_METHOD_RSYNC, BACKUP_MET
                                                  BACKUP_METHOD_LOCAL_RSYNC, BACKUP_METHOD_SNAPSHOT };
 static const char *const create_slot_choices[] = { "manual", "auto", NULL };
 static const unsigned create_slot_values[] = { CREATE_SLOT_MANUAL, CREATE_SLOT_AUTO };
-/* 3.4: no "none" (it would read as None, i.e. unset, anyway) */
-static const char *const backup_compression_choices[] = { "gzip", "lz4", "zstd", NULL };
+/* "none" is Barman 3.9's uncompressed tar; config.c keeps that exact word from reading as None (unset) */
+static const char *const backup_compression_choices[] = { "gzip", "lz4", "zstd", "none", NULL };
 static const unsigned backup_compression_values[] = { BACKUP_COMPRESSION_GZIP, BACKUP_COMPRESSION_LZ4,
-                                                      BACKUP_COMPRESSION_ZSTD };
+                                                      BACKUP_COMPRESSION_ZSTD, BACKUP_COMPRESSION_NONE };
 static const char *const backup_format_choices[] = { "plain", "tar", NULL };
 static const unsigned backup_format_values[] = { BACKUP_FORMAT_PLAIN, BACKUP_FORMAT_TAR };
 static const char *const backup_location_choices[] = { "client", "server", NULL };

@@ -331,11 +331,15 @@ test_config_load_string_inheritance(void **state)
     (void) state;
     cfg = load_ok(GLOBAL "compression = gzip\nparallel_jobs = 4\nimmediate_checkpoint = on\n"
                   "[a]\n" PG_OK "compression =\n"
-                  "[b]\n" PG_OK "compression = None\n"
-                  "[c]\n" PG_OK "compression = bzip2\nparallel_jobs = 2\n"
+                  "[b]\n" PG_OK "compression = None\nbackup_compression = None\n"
+                  "[c]\n" PG_OK "compression = bzip2\nparallel_jobs = 2\nbackup_compression = none\n"
                   "[d]\n" PG_OK);
     assert_null(server(cfg, "a")->compression);           /* empty: unset, no inheritance */
     assert_null(server(cfg, "b")->compression);           /* None: the same */
+    assert_int_equal(server(cfg, "b")->backup_compression, BACKUP_COMPRESSION_UNSET);
+    /* backup_compression: lower-case none is Barman 3.9's uncompressed tar, None is unset */
+    assert_int_equal(server(cfg, "c")->backup_compression, BACKUP_COMPRESSION_NONE);
+    assert_int_equal(server(cfg, "d")->backup_compression, BACKUP_COMPRESSION_UNSET);
     assert_string_equal(server(cfg, "c")->compression, "bzip2");
     assert_string_equal(server(cfg, "d")->compression, "gzip");
     assert_int_equal(server(cfg, "c")->parallel_jobs, 2);
@@ -544,7 +548,7 @@ test_config_load_string_bad_values(void **state)
                       "(must be one in: 'rsync', 'postgres', 'local-rsync', 'snapshot')");
     assert_load_error(GLOBAL "[pg]\n" PG_OK "backup_compression = bzip2\n",
                       "t.conf:8: invalid value 'bzip2' for option \"backup_compression\" in [pg] section "
-                      "(must be one in: 'gzip', 'lz4', 'zstd')");
+                      "(must be one in: 'gzip', 'lz4', 'zstd', 'none')");
     assert_load_error(GLOBAL "[pg]\n" PG_OK "create_slot = sometimes\n",
                       "t.conf:8: invalid value 'sometimes' for option \"create_slot\" in [pg] section "
                       "(must be one in: 'manual', 'auto')");
