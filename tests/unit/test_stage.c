@@ -218,6 +218,84 @@ test_stage_file_sink_no_final_file_without_finish(void **state)
     free(tmp);
 }
 
+/* archive_reader_run of dir/name into a memory sink: its bytes (*len), or NULL with err */
+static char *
+read_archive(const char *dir, const char *name, size_t *out_len, struct br_error *err)
+{
+    char *path = path_join(dir, name);
+    struct stage *sink = stage_mem_sink_new();
+    char *text = NULL;
+    size_t len;
+
+    if (archive_reader_run(path, "", sink, err) == 0) {
+        const unsigned char *d = stage_mem_sink_data(sink, &len);
+        text = br_malloc(len + 1);
+        memcpy(text, d, len);
+        text[len] = '\0';
+        *out_len = len;
+    }
+    stage_free(sink);
+    free(path);
+    return text;
+}
+
+/*
+ * A .tar.zst is decompressed on a thread of its own into a ring of 1 MiB
+ * blocks (archive_reader.c): the members come out exactly as from the
+ * plain tar, across block boundaries (3 MiB + 1 file, a file of exactly
+ * 1 MiB), with two concatenated frames, and a truncated or damaged archive
+ * fails with a message naming it.
+ */
+static void
+test_stage_archive_reader_zstd_pipe(void **state)
+{
+    char *dir = h_mkdtemp();
+    struct br_error err;
+    struct h_result r;
+    char *plain, *zst, *multi, *bad;
+    size_t lp = 0, lz = 0, lm = 0, lb = 0;
+    (void) state;
+
+    r = h_sh("cd '%s' && mkdir t && head -c 3145729 /dev/urandom > t/big && head -c 1048576 /dev/zero > t/mib "
+             "&& printf small > t/small && tar -cf plain.tar -C t . && zstd -q -3 plain.tar -o one.tar.zst "
+             "&& head -c 2000000 plain.tar | zstd -q -c > multi.tar.zst "
+             "&& tail -c +2000001 plain.tar | zstd -q -c >> multi.tar.zst "
+             "&& head -c 1500000 one.tar.zst > trunc.tar.zst "
+             "&& cp one.tar.zst bad.tar.zst && printf 'XXXXXXXX' | dd of=bad.tar.zst bs=1 seek=100 conv=notrunc 2>/dev/null",
+             dir);
+    assert_int_equal(r.status, 0);
+    h_result_free(&r);
+
+    plain = read_archive(dir, "plain.tar", &lp, &err);
+    assert_non_null(plain);
+    assert_non_null(memmem(plain, lp, "<member big f 3145729>", 22));
+    assert_non_null(memmem(plain, lp, "<member mib f 1048576>", 22));
+    zst = read_archive(dir, "one.tar.zst", &lz, &err);
+    if (zst == NULL)
+        fail_msg("one.tar.zst: %s", err.msg);
+    assert_true(lz == lp && memcmp(zst, plain, lp) == 0);
+    multi = read_archive(dir, "multi.tar.zst", &lm, &err);
+    if (multi == NULL)
+        fail_msg("multi.tar.zst: %s", err.msg);
+    assert_true(lm == lp && memcmp(multi, plain, lp) == 0);
+
+    assert_null(read_archive(dir, "trunc.tar.zst", &lb, &err));
+    assert_non_null(strstr(err.msg, "trunc.tar.zst"));
+    bad = read_archive(dir, "bad.tar.zst", &lb, &err);
+    if (bad != NULL) {
+        /* a flip the decoder cannot see changes the bytes (the manifest's CRC catches that) */
+        assert_false(lb == lp && memcmp(bad, plain, lp) == 0);
+        free(bad);
+    } else {
+        assert_non_null(strstr(err.msg, "bad.tar.zst"));
+    }
+    free(plain);
+    free(zst);
+    free(multi);
+    h_rmtree(dir);
+    free(dir);
+}
+
 static void
 test_stage_counter_counts_and_forwards(void **state)
 {
@@ -245,6 +323,7 @@ main(void)
         cmocka_unit_test(test_stage_bzip2_readable_by_bzip2_cli),
         cmocka_unit_test(test_stage_file_sink_no_final_file_without_finish),
         cmocka_unit_test(test_stage_counter_counts_and_forwards),
+        cmocka_unit_test(test_stage_archive_reader_zstd_pipe),
     };
     return cmocka_run_group_tests_name("stage", tests, setup_input, teardown_input);
 }
