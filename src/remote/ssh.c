@@ -110,6 +110,11 @@ remote_fail(struct remote_session *s, struct br_error *err, const char *fmt, ...
     if (code == LIBSSH2_ERROR_SFTP_PROTOCOL && s->sftp != NULL) {
         unsigned long st = libssh2_sftp_last_error(s->sftp);
         snprintf(reason, sizeof(reason), "%s", sftp_status_text(st));
+    } else if (code == LIBSSH2_ERROR_SOCKET_RECV || code == LIBSSH2_ERROR_SOCKET_SEND
+               || code == LIBSSH2_ERROR_SOCKET_DISCONNECT || code == LIBSSH2_ERROR_SOCKET_NONE) {
+        /* libssh2's own text ("Failure while draining incoming flow") does not say what happened */
+        snprintf(reason, sizeof(reason), "the connection was lost (libssh2 error %d: %s)", code,
+                 text != NULL && text[0] != '\0' ? text : "socket error");
     } else if (code == LIBSSH2_ERROR_TIMEOUT) {
         snprintf(reason, sizeof(reason), "timed out (%s)", text != NULL ? text : "no answer");
     } else if (code != 0 && text != NULL && text[0] != '\0') {

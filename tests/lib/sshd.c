@@ -160,7 +160,7 @@ write_known_hosts(struct h_sshd *d)
 static int
 write_config(struct h_sshd *d)
 {
-    char *text = br_asprintf("Port %d\n"
+    char *text = br_asprintf("%sPort %d\n"
                              "ListenAddress 127.0.0.1\n"
                              "HostKey %s\n"
                              "PidFile %s/sshd.pid\n"
@@ -176,7 +176,8 @@ write_config(struct h_sshd *d)
                              "MaxStartups 50\n"
                              "MaxSessions 50\n"
                              "LogLevel VERBOSE\n",
-                             d->port, d->host_key, d->dir, d->dir, d->user);
+                             d->overrides != NULL ? d->overrides : "", d->port, d->host_key, d->dir, d->dir,
+                             d->user);
 
     h_write_file(d->config, text);
     free(text);
@@ -401,6 +402,15 @@ h_sshd_change_host_key(struct h_sshd *d)
     return rc;
 }
 
+int
+h_sshd_reconfigure(struct h_sshd *d, const char *overrides)
+{
+    h_sshd_stop(d);
+    free(d->overrides);
+    d->overrides = overrides != NULL ? br_strdup(overrides) : NULL;
+    return start_server(d, 1);
+}
+
 void
 h_sshd_destroy(struct h_sshd *d)
 {
@@ -420,6 +430,7 @@ h_sshd_destroy(struct h_sshd *d)
     free(d->log);
     free(d->user);
     free(d->run_as);
+    free(d->overrides);
     free(d);
 }
 

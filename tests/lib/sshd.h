@@ -33,6 +33,7 @@ struct h_sshd {
     char *log;           /* dir/sshd.log */
     char *user;          /* the user tests log in as */
     char *run_as;        /* the user sshd runs as (NULL: the current user) */
+    char *overrides;     /* sshd_config lines before the harness's own (h_sshd_reconfigure) */
     int port;
     pid_t pid;           /* 0 when stopped */
 };
@@ -45,6 +46,12 @@ struct h_sshd *h_sshd_start(void);
 struct h_sshd *h_sshd_start_as(const char *user);
 /* Replace the host key with a new one and restart on the same port; known_hosts keeps the old key. */
 int h_sshd_change_host_key(struct h_sshd *d);
+/*
+ * Restart on the same port with these sshd_config lines ahead of the
+ * harness's own (sshd takes the first value of a keyword, so they win);
+ * NULL goes back to the harness's configuration.
+ */
+int h_sshd_reconfigure(struct h_sshd *d, const char *overrides);
 int h_sshd_stop(struct h_sshd *d);
 void h_sshd_destroy(struct h_sshd *d);   /* stop and remove everything; NULL is a no-op */
 /* "ssh -p PORT USER@127.0.0.1", new string. */
