@@ -43,6 +43,13 @@ int fs_durable_rename(const char *oldpath, const char *newpath, struct br_error 
  */
 int fs_write_file_durable(const char *path, const void *buf, size_t len, mode_t mode,
                           struct br_error *err);
+/*
+ * The same for a file that two processes may write at once without holding
+ * a lock (identity.json, written before the backup lock as Barman does): the
+ * temporary file is "<path>.<pid>.tmp", so each rename publishes a whole file.
+ */
+int fs_write_file_durable_shared(const char *path, const void *buf, size_t len, mode_t mode,
+                                 struct br_error *err);
 
 /* Read a whole small file (config, backup.info) into a new NUL-terminated string. */
 char *fs_read_file(const char *path, size_t max_bytes, size_t *len_out, struct br_error *err);

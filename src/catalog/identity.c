@@ -267,7 +267,8 @@ catalog_identity_write(const struct server_config *srv, const char *systemid, co
     strbuf_append_char(&sb, '\n');
     json_free(obj);
     path = identity_path(srv);
-    rc = fs_write_file_durable(path, sb.buf, sb.len, 0600, err);
+    /* two `backup` started at once both write it before one of them gets the backup lock */
+    rc = fs_write_file_durable_shared(path, sb.buf, sb.len, 0600, err);
     free(path);
     strbuf_free(&sb);
     return rc;

@@ -159,10 +159,10 @@ write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-int
-fs_write_file_durable(const char *path, const void *buf, size_t len, mode_t mode, struct br_error *err)
+/* Write buf to tmp, fsync, rename over path, fsync the directory; tmp is freed. */
+static int
+write_durable_via(const char *path, char *tmp, const void *buf, size_t len, mode_t mode, struct br_error *err)
 {
-    char *tmp = br_asprintf("%s.tmp", path);
     int fd = -1, rc = -1;
 
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -198,6 +198,19 @@ out:
         unlink(tmp);
     free(tmp);
     return rc;
+}
+
+int
+fs_write_file_durable(const char *path, const void *buf, size_t len, mode_t mode, struct br_error *err)
+{
+    return write_durable_via(path, br_asprintf("%s.tmp", path), buf, len, mode, err);
+}
+
+int
+fs_write_file_durable_shared(const char *path, const void *buf, size_t len, mode_t mode, struct br_error *err)
+{
+    /* one temporary name per process: two writers never truncate or rename each other's file */
+    return write_durable_via(path, br_asprintf("%s.%ld.tmp", path, (long) getpid()), buf, len, mode, err);
 }
 
 char *
