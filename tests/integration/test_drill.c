@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "barrel/mem.h"
+#include "catalog_setup.h"
 #include "harness.h"
 #include "promcheck.h"
 
@@ -32,38 +33,16 @@ struct fixture {
 static struct h_result
 barrel(const struct fixture *fx, const char *a1, const char *a2, const char *a3, const char *a4, const char *a5)
 {
-    const char *argv[12];
-    size_t n = 0;
+    const char *args[] = {a1, a2, a3, a4, a5};
 
-    argv[n++] = h_barrel_bin();
-    argv[n++] = "-c";
-    argv[n++] = fx->conf;
-    argv[n++] = a1;
-    if (a2)
-        argv[n++] = a2;
-    if (a3)
-        argv[n++] = a3;
-    if (a4)
-        argv[n++] = a4;
-    if (a5)
-        argv[n++] = a5;
-    argv[n] = NULL;
-    return h_run(argv, NULL, NULL);
-}
-
-static void
-ok(const char *what, struct h_result r)
-{
-    if (r.status != 0)
-        fail_msg("%s failed (%d): %s%s", what, r.status, r.out, r.err);
-    h_result_free(&r);
+    return h_barrel_args(fx->conf, args, BR_ARRAY_LEN(args));
 }
 
 static int
 group_setup(void **state)
 {
     struct fixture *fx = br_calloc(1, sizeof(*fx));
-    char *conninfo, *repl, *user, *text, *incoming, *extra;
+    char *conninfo, *pg, *text, *incoming;
     struct h_result r;
 
     *state = fx;
@@ -73,32 +52,23 @@ group_setup(void **state)
     fx->home = br_asprintf("%s/home", fx->tmp);
     fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
     fx->scratch = br_asprintf("%s/scratch", fx->tmp);
-    incoming = br_asprintf("%s/pg/incoming", fx->home);
-    r = h_sh("mkdir -p '%s' '%s' && chmod 0777 '%s' '%s/pg' '%s' && chmod 0755 '%s' '%s'", incoming, fx->scratch,
-             incoming, fx->home, fx->home, fx->tmp, fx->scratch);
+    incoming = h_incoming_dir(fx->home, "pg");
+    r = h_sh("mkdir -p '%s' && chmod 0755 '%s'", fx->scratch, fx->scratch);
     h_result_free(&r);
-    extra = br_asprintf("archive_mode = on\n"
-                        "archive_command = 'test ! -f %s/%%f && cp %%p %s/%%f.tmp && mv %s/%%f.tmp %s/%%f'\n",
-                        incoming, incoming, incoming, incoming);
-    fx->pg = h_pg_start(extra);
-    free(extra);
+    fx->pg = h_pg_start_archiving(incoming, NULL);
     free(incoming);
     if (fx->pg == NULL)
         return 0;
     conninfo = h_pg_conninfo(fx->pg);
-    repl = h_pg_repl_conninfo(fx->pg);
-    user = h_current_user();
-    text = br_asprintf("[barman]\nbarman_home = %s\nbarman_user = %s\nlog_level = INFO\n\n"
-                       "[pg]\nconninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\narchiver = on\n"
-                       "compression = gzip\nimmediate_checkpoint = true\n\n"
+    pg = h_conf_server(fx->pg, "pg", "compression = gzip\nimmediate_checkpoint = true\n");
+    text = br_asprintf("%s\n"
                        "[pgdmg]\nconninfo = %s\nbackup_method = postgres\narchiver = on\nbackup_directory = %s/dmg\n\n"
                        "[pgnowal]\nconninfo = %s\nbackup_method = postgres\narchiver = on\n"
                        "backup_directory = %s/nowal\n",
-                       fx->home, user, conninfo, repl, conninfo, fx->tmp, conninfo, fx->tmp);
-    h_write_file(fx->conf, text);
+                       pg, conninfo, fx->tmp, conninfo, fx->tmp);
+    h_write_conf(fx->conf, fx->home, NULL, "log_level = INFO\n", text);
     free(text);
-    free(user);
-    free(repl);
+    free(pg);
     free(conninfo);
 
     free(h_pg_sql(fx->pg, "postgres",
@@ -141,10 +111,7 @@ need_pg(void **state)
 {
     struct fixture *fx = *state;
 
-    if (!h_pg_available()) {
-        print_message("PostgreSQL 15 server binaries not installed: skipping\n");
-        skip();
-    }
+    h_skip_without_pg();
     assert_non_null(fx->pg);
     assert_int_equal(strlen(fx->backup_id), 15);
     assert_int_equal(strlen(fx->begin_wal), 24);
@@ -243,9 +210,9 @@ failing_drill(struct fixture *fx, const char *server, const char *dir, const cha
     struct h_result r;
     char *want, *m, *rec, *text;
 
-    ok("copy", h_sh("rm -rf '%s/%s' && cp -a '%s/pg' '%s/%s' && rm -rf '%s/%s/barrel'", fx->tmp, dir, fx->home,
+    h_ok("copy", h_sh("rm -rf '%s/%s' && cp -a '%s/pg' '%s/%s' && rm -rf '%s/%s/barrel'", fx->tmp, dir, fx->home,
                     fx->tmp, dir, fx->tmp, dir));
-    ok("damage", h_sh("cd '%s/%s' && %s", fx->tmp, dir, command));
+    h_ok("damage", h_sh("cd '%s/%s' && %s", fx->tmp, dir, command));
     r = barrel(fx, "drill", server, "--scratch-dir", fx->scratch, NULL);
     want = br_asprintf("ERROR: restore drill of backup %s of server %s failed: %s", fx->backup_id, server, expect);
     if (r.status != 1 || strncmp(r.err, want, strlen(want)) != 0)
