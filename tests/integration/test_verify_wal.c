@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "barrel/mem.h"
+#include "catalog_setup.h"
 #include "harness.h"
 
 #define MAX_SEGS 256
@@ -43,56 +44,24 @@ struct fixture {
 static struct h_result
 barrel(const struct fixture *fx, const char *a1, const char *a2, const char *a3, const char *a4, const char *a5)
 {
-    const char *argv[12];
-    size_t n = 0;
+    const char *args[] = {a1, a2, a3, a4, a5};
 
-    argv[n++] = h_barrel_bin();
-    argv[n++] = "-c";
-    argv[n++] = fx->conf;
-    argv[n++] = a1;
-    if (a2)
-        argv[n++] = a2;
-    if (a3)
-        argv[n++] = a3;
-    if (a4)
-        argv[n++] = a4;
-    if (a5)
-        argv[n++] = a5;
-    argv[n] = NULL;
-    return h_run(argv, NULL, NULL);
-}
-
-static void
-sh_ok(const char *what, struct h_result r)
-{
-    if (r.status != 0)
-        fail_msg("%s failed (%d): %s%s", what, r.status, r.out, r.err);
-    h_result_free(&r);
-}
-
-static long
-sql_long(struct h_pg *pg, const char *sql)
-{
-    char *out = h_pg_sql(pg, "postgres", sql);
-    long v = out ? atol(out) : -1;
-    free(out);
-    return v;
+    return h_barrel_args(fx->conf, args, BR_ARRAY_LEN(args));
 }
 
 /* Switch n segments, wait until the server archived them all, then archive-wal. */
 static void
 make_wal(struct fixture *fx, int n)
 {
-    long target = sql_long(fx->pg, "SELECT archived_count FROM pg_stat_archiver") + n;
+    long target = h_pg_sql_long(fx->pg, "SELECT archived_count FROM pg_stat_archiver") + n;
 
     for (int i = 0; i < n; i++) {
         free(h_pg_sql(fx->pg, "postgres", "INSERT INTO t SELECT g FROM generate_series(1, 1000) g"));
         free(h_pg_sql(fx->pg, "postgres", "SELECT pg_switch_wal()"));
     }
-    for (int i = 0; i < 600 && sql_long(fx->pg, "SELECT archived_count FROM pg_stat_archiver") < target; i++)
-        usleep(100 * 1000);
+    h_pg_wait_archived_count(fx->pg, target);
     struct h_result r = barrel(fx, "archive-wal", "pg", NULL, NULL, NULL);
-    sh_ok("archive-wal", r);
+    h_ok("archive-wal", r);
 }
 
 /* The plain segment names of wals/ (all timelines), sorted. */
@@ -113,7 +82,7 @@ static int
 group_setup(void **state)
 {
     struct fixture *fx = br_calloc(1, sizeof(*fx));
-    char *conninfo, *repl, *user, *text, *incoming, *extra;
+    char *conninfo, *pg, *text, *incoming;
     struct h_result r;
 
     *state = fx;
@@ -123,31 +92,20 @@ group_setup(void **state)
     fx->home = br_asprintf("%s/home", fx->tmp);
     fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
     fx->copy = br_asprintf("%s/copy", fx->tmp);
-    incoming = br_asprintf("%s/pg/incoming", fx->home);
-    r = h_sh("mkdir -p '%s' && chmod 0777 '%s' '%s/pg' '%s' && chmod 0755 '%s'", incoming, incoming, fx->home,
-             fx->home, fx->tmp);
-    h_result_free(&r);
-    extra = br_asprintf("archive_mode = on\n"
-                        "archive_command = 'test ! -f %s/%%f && cp %%p %s/%%f.tmp && mv %s/%%f.tmp %s/%%f'\n",
-                        incoming, incoming, incoming, incoming);
-    fx->pg = h_pg_start(extra);
-    free(extra);
+    incoming = h_incoming_dir(fx->home, "pg");
+    fx->pg = h_pg_start_archiving(incoming, NULL);
     free(incoming);
     if (fx->pg == NULL)
         return 0;
     conninfo = h_pg_conninfo(fx->pg);
-    repl = h_pg_repl_conninfo(fx->pg);
-    user = h_current_user();
-    text = br_asprintf("[barman]\nbarman_home = %s\nbarman_user = %s\nlog_level = INFO\n\n"
-                       "[pg]\nconninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\narchiver = on\n"
-                       "compression = gzip\nimmediate_checkpoint = true\n\n"
+    pg = h_conf_server(fx->pg, "pg", "compression = gzip\nimmediate_checkpoint = true\n");
+    text = br_asprintf("%s\n"
                        "[pgcopy]\nconninfo = %s\nbackup_method = postgres\narchiver = on\ncompression = gzip\n"
                        "backup_directory = %s\n",
-                       fx->home, user, conninfo, repl, conninfo, fx->copy);
-    h_write_file(fx->conf, text);
+                       pg, conninfo, fx->copy);
+    h_write_conf(fx->conf, fx->home, NULL, "log_level = INFO\n", text);
     free(text);
-    free(user);
-    free(repl);
+    free(pg);
     free(conninfo);
 
     free(h_pg_sql(fx->pg, "postgres", "CREATE TABLE t (id int)"));
@@ -192,10 +150,7 @@ need_pg(void **state)
 {
     struct fixture *fx = *state;
 
-    if (!h_pg_available()) {
-        print_message("PostgreSQL 15 server binaries not installed: skipping\n");
-        skip();
-    }
+    h_skip_without_pg();
     assert_non_null(fx->pg);
     assert_non_null(fx->sysid);
     if (fx->n_segs < 8)
@@ -207,7 +162,7 @@ need_pg(void **state)
 static void
 fresh_copy(const struct fixture *fx)
 {
-    sh_ok("copy", h_sh("rm -rf '%s' && cp -a '%s/pg' '%s'", fx->copy, fx->home, fx->copy));
+    h_ok("copy", h_sh("rm -rf '%s' && cp -a '%s/pg' '%s'", fx->copy, fx->home, fx->copy));
 }
 
 static char *
@@ -409,9 +364,9 @@ test_verify_wal_timeline_switch(void **state)
     conf_path = br_asprintf("%s/postgresql.auto.conf", fx->pg->datadir);
     h_write_file(conf_path, "restore_command = '/bin/false'\nrecovery_target_timeline = 'latest'\n");
     if (fx->pg->os_user != NULL)
-        sh_ok("chown", h_sh("chown %s '%s' '%s'", fx->pg->os_user, signal_path, conf_path));
+        h_ok("chown", h_sh("chown %s '%s' '%s'", fx->pg->os_user, signal_path, conf_path));
     assert_int_equal(h_pg_restart(fx->pg), 0);
-    for (int i = 0; i < 300 && sql_long(fx->pg, "SELECT pg_is_in_recovery()::int") != 0; i++)
+    for (int i = 0; i < 300 && h_pg_sql_long(fx->pg, "SELECT pg_is_in_recovery()::int") != 0; i++)
         usleep(100 * 1000);
     {
         char *tli = h_pg_sql(fx->pg, "postgres", "SELECT timeline_id FROM pg_control_checkpoint()");
