@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "barrel/mem.h"
+#include "catalog_setup.h"
 #include "harness.h"
 #include "promcheck.h"
 
@@ -36,47 +37,16 @@ struct fixture {
 static struct h_result
 barrel(const struct fixture *fx, const char *a1, const char *a2, const char *a3, const char *a4, const char *a5)
 {
-    const char *argv[12];
-    size_t n = 0;
+    const char *args[] = {a1, a2, a3, a4, a5};
 
-    argv[n++] = h_barrel_bin();
-    argv[n++] = "-c";
-    argv[n++] = fx->conf;
-    argv[n++] = a1;
-    if (a2)
-        argv[n++] = a2;
-    if (a3)
-        argv[n++] = a3;
-    if (a4)
-        argv[n++] = a4;
-    if (a5)
-        argv[n++] = a5;
-    argv[n] = NULL;
-    return h_run(argv, NULL, NULL);
-}
-
-static void
-ok(const char *what, struct h_result r)
-{
-    if (r.status != 0)
-        fail_msg("%s failed (%d): %s%s", what, r.status, r.out, r.err);
-    h_result_free(&r);
-}
-
-static long
-sql_long(struct h_pg *pg, const char *sql)
-{
-    char *out = h_pg_sql(pg, "postgres", sql);
-    long v = out ? atol(out) : -1;
-    free(out);
-    return v;
+    return h_barrel_args(fx->conf, args, BR_ARRAY_LEN(args));
 }
 
 static int
 group_setup(void **state)
 {
     struct fixture *fx = br_calloc(1, sizeof(*fx));
-    char *conninfo = NULL, *repl = NULL, *user = h_current_user(), *text, *incoming, *extra;
+    char *pg, *text, *incoming;
     struct h_result r;
 
     *state = fx;
@@ -84,35 +54,22 @@ group_setup(void **state)
     fx->home = br_asprintf("%s/home", fx->tmp);
     fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
     fx->prom = br_asprintf("%s/textfile/barrel.prom", fx->tmp);
-    incoming = br_asprintf("%s/pg/incoming", fx->home);
-    r = h_sh("mkdir -p '%s' '%s/textfile' && chmod 0777 '%s' '%s/pg' '%s' && chmod 0755 '%s' && cp -a "
-             "'%s/backup-tar-complete/pgz' '%s/pgz'",
-             incoming, fx->tmp, incoming, fx->home, fx->home, fx->tmp, h_fixtures_dir(), fx->home);
+    incoming = h_incoming_dir(fx->home, "pg");
+    r = h_sh("mkdir -p '%s/textfile' && cp -a '%s/backup-tar-complete/pgz' '%s/pgz'", fx->tmp, h_fixtures_dir(),
+             fx->home);
     h_result_free(&r);
-    if (h_pg_available()) {
-        extra = br_asprintf("archive_mode = on\n"
-                            "archive_command = 'test ! -f %s/%%f && cp %%p %s/%%f.tmp && mv %s/%%f.tmp %s/%%f'\n",
-                            incoming, incoming, incoming, incoming);
-        fx->pg = h_pg_start(extra);
-        free(extra);
-    }
-    if (fx->pg != NULL) {
-        conninfo = h_pg_conninfo(fx->pg);
-        repl = h_pg_repl_conninfo(fx->pg);
-    }
-    text = br_asprintf("[barman]\nbarman_home = %s\nbarman_user = %s\nlog_level = INFO\n\n"
-                       "[pg]\nconninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\narchiver = on\n"
-                       "compression = gzip\nimmediate_checkpoint = true\nretention_policy = REDUNDANCY 2\n"
+    if (h_pg_available())
+        fx->pg = h_pg_start_archiving(incoming, NULL);
+    /* without a server, [pg] still parses: the pgz tests run */
+    text = br_asprintf("compression = gzip\nimmediate_checkpoint = true\nretention_policy = REDUNDANCY 2\n"
                        "metrics_file = %s\n\n"
                        "[pgz]\nconninfo = host=127.0.0.1 port=1 connect_timeout=2\nbackup_method = postgres\n"
                        "archiver = on\ncompression = gzip\nbackup_compression = gzip\n",
-                       fx->home, user, conninfo ? conninfo : "host=127.0.0.1 port=1",
-                       repl ? repl : "host=127.0.0.1 port=1", fx->prom);
-    h_write_file(fx->conf, text);
+                       fx->prom);
+    pg = h_conf_server(fx->pg, "pg", text);
+    h_write_conf(fx->conf, fx->home, NULL, "log_level = INFO\n", pg);
+    free(pg);
     free(text);
-    free(user);
-    free(repl);
-    free(conninfo);
     free(incoming);
     if (fx->pg == NULL)
         return 0;
@@ -124,12 +81,11 @@ group_setup(void **state)
         fprintf(stderr, "backup failed: %s%s", r.out, r.err);
     h_result_free(&r);
     {
-        long target = sql_long(fx->pg, "SELECT archived_count FROM pg_stat_archiver") + 2;
+        long target = h_pg_sql_long(fx->pg, "SELECT archived_count FROM pg_stat_archiver") + 2;
         for (int i = 0; i < 2; i++)
             free(h_pg_sql(fx->pg, "postgres", "INSERT INTO t SELECT g, 'x' FROM generate_series(1, 1000) g; "
                                               "SELECT pg_switch_wal()"));
-        for (int i = 0; i < 600 && sql_long(fx->pg, "SELECT archived_count FROM pg_stat_archiver") < target; i++)
-            usleep(100 * 1000);
+        h_pg_wait_archived_count(fx->pg, target);
     }
     r = barrel(fx, "archive-wal", "pg", NULL, NULL, NULL);
     h_result_free(&r);
@@ -168,10 +124,7 @@ need_pg(void **state)
 {
     struct fixture *fx = *state;
 
-    if (!h_pg_available()) {
-        print_message("PostgreSQL 15 server binaries not installed: skipping\n");
-        skip();
-    }
+    h_skip_without_pg();
     assert_non_null(fx->pg);
     assert_non_null(fx->backup_id);
     return fx;
@@ -319,7 +272,7 @@ test_report_barman_fixture(void **state)
     char *errors;
 
     r = barrel(fx, "verify-backup", "pgz", FX_ID, NULL, NULL);
-    ok("verify-backup of the fixture", r);
+    h_ok("verify-backup of the fixture", r);
     r = barrel(fx, "report", "--offline", "pgz", NULL, NULL);
     assert_int_equal(r.status, 0);
     if (strncmp(r.out, "Server pgz:\n\tLast backup: " FX_ID " (ended 2026-11-22 ", 52) != 0)
@@ -345,13 +298,13 @@ test_report_barman_fixture(void **state)
     }
 
     /* damage the archive: verify-backup fails, report and metrics show it */
-    ok("damage", h_sh("cd '%s/pgz/base/" FX_ID "/data' && head -c 30000 16409.tar.gz > t && mv t 16409.tar.gz",
+    h_ok("damage", h_sh("cd '%s/pgz/base/" FX_ID "/data' && head -c 30000 16409.tar.gz > t && mv t 16409.tar.gz",
                       fx->home));
     r = barrel(fx, "verify-backup", "pgz", FX_ID, NULL, NULL);
     assert_int_equal(r.status, 1);
     h_result_free(&r);
     errors = br_asprintf("%s/pgz/errors/00000001000000000000000C.20261122T140000.unknown", fx->home);
-    ok("errors/", h_sh("mkdir -p '%s/pgz/errors' && echo x > '%s'", fx->home, errors));
+    h_ok("errors/", h_sh("mkdir -p '%s/pgz/errors' && echo x > '%s'", fx->home, errors));
     free(errors);
     r = barrel(fx, "report", "--offline", "pgz", NULL, NULL);
     assert_int_equal(r.status, 0);
