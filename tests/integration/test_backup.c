@@ -37,6 +37,8 @@
 #include "barrel/catalog.h"
 #include "barrel/error.h"
 #include "barrel/mem.h"
+#include "barrel/strbuf.h"
+#include "catalog_setup.h"
 #include "harness.h"
 
 #define VERIFYBACKUP "/usr/lib/postgresql/15/bin/pg_verifybackup"
@@ -65,8 +67,20 @@ chown_to_user(const char *path, const char *user)
 static int
 group_setup(void **state)
 {
+    /* server name and its lines after archiver = on; all stream from the cluster */
+    static const char *const servers[][2] = {
+        {"pg", "immediate_checkpoint = true\n"},
+        {"pggz", "immediate_checkpoint = true\nbackup_compression = gzip\n"},
+        {"pglz4", "immediate_checkpoint = true\nbackup_compression = lz4\n"},
+        {"pgzstd2", "immediate_checkpoint = true\nbackup_compression = zstd\nbackup_compression_level = 5\n"
+                    "backup_compression_workers = 2\n"},
+        {"pgsrv", "immediate_checkpoint = true\nbackup_compression = gzip\nbackup_compression_location = server\n"},
+        {"pgnone", "immediate_checkpoint = true\nbackup_compression = none\n"},
+        {"pgslow", "immediate_checkpoint = true\nbandwidth_limit = 1000\n"},
+    };
     struct fixture *fx = br_calloc(1, sizeof(*fx));
-    char *conninfo, *repl, *user, *text, *incoming, *extra, *notdir;
+    char *text, *incoming, *notdir, *section;
+    struct strbuf sb;
     struct h_result r;
 
     *state = fx;
@@ -76,84 +90,37 @@ group_setup(void **state)
     fx->home = br_asprintf("%s/home", fx->tmp);
     fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
     fx->tbs = br_asprintf("%s/tbs1", fx->tmp);
-    incoming = br_asprintf("%s/pg/incoming", fx->home);
-    /* the server (another OS user when we are root) writes into incoming/ */
-    r = h_sh("mkdir -p '%s' && chmod 0777 '%s' '%s/pg' '%s' && mkdir -p '%s' && chmod 0755 '%s'", incoming, incoming,
-             fx->home, fx->home, fx->tbs, fx->tmp);
+    incoming = h_incoming_dir(fx->home, "pg");
+    r = h_sh("mkdir -p '%s'", fx->tbs);
     h_result_free(&r);
-    extra = br_asprintf("archive_mode = on\n"
-                        "archive_command = 'test ! -f %s/%%f && cp %%p %s/%%f.tmp && mv %s/%%f.tmp %s/%%f'\n"
-                        "max_wal_size = 256MB\n",
-                        incoming, incoming, incoming, incoming);
-    fx->pg = h_pg_start(extra);
-    free(extra);
-    if (fx->pg == NULL) {
-        free(incoming);
+    fx->pg = h_pg_start_archiving(incoming, "max_wal_size = 256MB\n");
+    free(incoming);
+    if (fx->pg == NULL)
         return 0;
-    }
     chown_to_user(fx->tbs, fx->pg->os_user);
     notdir = br_asprintf("%s/a-file", fx->tmp);
     h_write_file(notdir, "not a directory\n");
-    conninfo = h_pg_conninfo(fx->pg);
-    repl = h_pg_repl_conninfo(fx->pg);
-    user = h_current_user();
-    text = br_asprintf("[barman]\n"
-                       "barman_home = %s\n"
-                       "barman_user = %s\n"
-                       "log_level = INFO\n"
-                       "\n"
-                       "[pg]\n"
-                       "conninfo = %s\n"
-                       "streaming_conninfo = %s\n"
-                       "backup_method = postgres\n"
-                       "archiver = on\n"
-                       "immediate_checkpoint = true\n"
-                       "\n"
-                       "[pggz]\n"
-                       "conninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\narchiver = on\n"
-                       "immediate_checkpoint = true\nbackup_compression = gzip\n"
-                       "\n"
-                       "[pglz4]\n"
-                       "conninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\narchiver = on\n"
-                       "immediate_checkpoint = true\nbackup_compression = lz4\n"
-                       "\n"
-                       "[pgzstd2]\n"
-                       "conninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\narchiver = on\n"
-                       "immediate_checkpoint = true\nbackup_compression = zstd\nbackup_compression_level = 5\n"
-                       "backup_compression_workers = 2\n"
-                       "\n"
-                       "[pgsrv]\n"
-                       "conninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\narchiver = on\n"
-                       "immediate_checkpoint = true\nbackup_compression = gzip\n"
-                       "backup_compression_location = server\n"
-                       "\n"
-                       "[pgnone]\n"
-                       "conninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\narchiver = on\n"
-                       "immediate_checkpoint = true\nbackup_compression = none\n"
-                       "\n"
-                       "[pgslow]\n"
-                       "conninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\narchiver = on\n"
-                       "immediate_checkpoint = true\nbandwidth_limit = 1000\n"
-                       "\n"
-                       "[pgbad]\n"
+    strbuf_init(&sb);
+    for (size_t i = 0; i < BR_ARRAY_LEN(servers); i++) {
+        section = h_conf_server(fx->pg, servers[i][0], servers[i][1]);
+        strbuf_appendf(&sb, "%s\n", section);
+        free(section);
+    }
+    strbuf_append(&sb, "[pgbad]\n"
                        "conninfo = host=127.0.0.1 port=1 user=postgres dbname=postgres connect_timeout=3\n"
                        "backup_method = postgres\narchiver = on\n"
-                       "\n"
-                       "[pgid]\n"
-                       "conninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\narchiver = on\n"
-                       "\n"
-                       "[pgnw]\n"
-                       "conninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\narchiver = on\n"
-                       "backup_directory = %s/sub\n",
-                       fx->home, user, conninfo, repl, conninfo, repl, conninfo, repl, conninfo, repl, conninfo, repl,
-                       conninfo, repl, conninfo, repl, conninfo, repl, conninfo, repl, notdir);
-    h_write_file(fx->conf, text);
+                       "\n");
+    section = h_conf_server(fx->pg, "pgid", NULL);
+    strbuf_appendf(&sb, "%s\n", section);
+    free(section);
+    text = br_asprintf("backup_directory = %s/sub\n", notdir);
+    section = h_conf_server(fx->pg, "pgnw", text);
+    strbuf_append(&sb, section);
+    free(section);
     free(text);
-    free(user);
-    free(repl);
-    free(conninfo);
+    h_write_conf(fx->conf, fx->home, NULL, "log_level = INFO\n", sb.buf);
+    strbuf_free(&sb);
     free(notdir);
-    free(incoming);
 
     /* a user tablespace with data in it, and data in the main directory */
     text = br_asprintf("CREATE TABLESPACE tbs1 LOCATION '%s'", fx->tbs);
@@ -191,10 +158,7 @@ need_pg(void **state)
 {
     struct fixture *fx = *state;
 
-    if (!h_pg_available()) {
-        print_message("PostgreSQL 15 server binaries not installed: skipping\n");
-        skip();
-    }
+    h_skip_without_pg();
     assert_non_null(fx->pg);
     return fx;
 }
@@ -203,21 +167,9 @@ need_pg(void **state)
 static struct h_result
 barrel(const struct fixture *fx, const char *a1, const char *a2, const char *a3, const char *a4)
 {
-    const char *argv[10];
-    size_t n = 0;
+    const char *args[] = {a1, a2, a3, a4};
 
-    argv[n++] = h_barrel_bin();
-    argv[n++] = "-c";
-    argv[n++] = fx->conf;
-    argv[n++] = a1;
-    if (a2)
-        argv[n++] = a2;
-    if (a3)
-        argv[n++] = a3;
-    if (a4)
-        argv[n++] = a4;
-    argv[n] = NULL;
-    return h_run(argv, NULL, NULL);
+    return h_barrel_args(fx->conf, args, BR_ARRAY_LEN(args));
 }
 
 /* The IDs under <home>/<server>/base, sorted; returns how many (at most max). */
