@@ -11,6 +11,7 @@
 
 #include "barrel/build.h"
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct br_error;
@@ -50,6 +51,12 @@ int fs_write_file_durable(const char *path, const void *buf, size_t len, mode_t 
  */
 int fs_write_file_durable_shared(const char *path, const void *buf, size_t len, mode_t mode,
                                  struct br_error *err);
+
+/*
+ * fopen(path, "we") for a catalog file: created with mode 0600 whatever the
+ * umask (Barman's catalog is the barman user's alone). NULL with errno set.
+ */
+FILE *fs_fopen_private(const char *path);
 
 /* Read a whole small file (config, backup.info) into a new NUL-terminated string. */
 char *fs_read_file(const char *path, size_t max_bytes, size_t *len_out, struct br_error *err);

@@ -241,7 +241,7 @@ rewrite_fill(struct xlogdb_writer *w, void *arg, struct br_error *err)
         br_error_sys(err, BR_E_IO, "could not stat file \"%s\"", tmp);
         goto out;
     }
-    rs->journal = fopen(rs->journal_path, "we");
+    rs->journal = fs_fopen_private(rs->journal_path);
     if (rs->journal == NULL) {
         br_error_sys(err, BR_E_IO, "could not create file \"%s\"", rs->journal_path);
         goto out;

@@ -303,7 +303,7 @@ xlogdb_rewrite(const struct server_config *srv, const char *lock_dir, xlogdb_fil
     path = xlogdb_path(srv);
     tmp = br_asprintf("%s.tmp", path);
     w.tmp_path = tmp;
-    w.fp = fopen(tmp, "we");
+    w.fp = fs_fopen_private(tmp);
     if (w.fp == NULL) {
         br_error_sys(err, BR_E_IO, "could not create file \"%s\"", tmp);
         goto out;

@@ -34,6 +34,7 @@
 #include "barrel/error.h"
 #include "barrel/fs.h"
 #include "barrel/mem.h"
+#include "barrel/output.h"
 #include "barrel/strbuf.h"
 
 #define CONFIG_MAX_FILE_BYTES (16u * 1024 * 1024)
@@ -651,6 +652,31 @@ compare_names(const void *a, const void *b)
     return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/*
+ * A file holding a password (a conninfo's password=..., a URI's user:secret@)
+ * must not be readable by others: libpq ignores a .pgpass with group or world
+ * access, barrel refuses such a configuration file. Group access is allowed
+ * for a file owned by root (root:barman 0640, the way PostgreSQL accepts a
+ * root-owned ssl_key_file), since only root could have widened it.
+ */
+static int
+check_password_file_mode(const char *path, const char *text, struct br_error *err)
+{
+    char *redacted = output_redact_conninfo(text);
+    int has_password = redacted != NULL && strcmp(redacted, text) != 0;
+    struct stat st;
+    mode_t forbidden;
+
+    free(redacted);
+    if (!has_password || stat(path, &st) != 0)
+        return 0;
+    forbidden = st.st_uid == 0 ? S_IRWXO : (S_IRWXG | S_IRWXO);
+    if ((st.st_mode & forbidden) == 0)
+        return 0;
+    return br_error_set(err, BR_E_CONFIG, "%s: contains a password and is readable by others (mode %04o); chmod 0600 it",
+                        path, (unsigned) (st.st_mode & 07777));
+}
+
 /* Parse one more file into the builder's INI. */
 static int
 parse_file(struct config_builder *b, const char *path, struct br_error *err)
@@ -664,6 +690,10 @@ parse_file(struct config_builder *b, const char *path, struct br_error *err)
         br_error_set(err, BR_E_CONFIG, "could not read configuration file \"%s\": %s", path,
                      saved ? strerror(saved) : err->msg);
         err->sys_errno = saved;
+        return -1;
+    }
+    if (check_password_file_mode(path, text, err) != 0) {
+        free(text);
         return -1;
     }
     rc = ini_parse(&b->ini, text, path, err);

@@ -213,6 +213,25 @@ fs_write_file_durable_shared(const char *path, const void *buf, size_t len, mode
     return write_durable_via(path, br_asprintf("%s.%ld.tmp", path, (long) getpid()), buf, len, mode, err);
 }
 
+FILE *
+fs_fopen_private(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *fp;
+
+    if (fd < 0)
+        return NULL;
+    /* an existing file keeps its mode through O_CREAT: make it private too */
+    if (fchmod(fd, 0600) != 0 || (fp = fdopen(fd, "w")) == NULL) {
+        int saved = errno;
+
+        close(fd);
+        errno = saved;
+        return NULL;
+    }
+    return fp;
+}
+
 char *
 fs_read_file(const char *path, size_t max_bytes, size_t *len_out, struct br_error *err)
 {

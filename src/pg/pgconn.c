@@ -5,7 +5,8 @@
  * The only file of barrel, with its siblings in src/pg/, that includes
  * libpq-fe.h. Every PGresult is cleared before the function that obtained it
  * returns; callers get copies. Messages never carry a password: conninfo
- * strings and libpq messages pass through output_redact_conninfo().
+ * strings and libpq messages pass through output_redact_conninfo(); a
+ * password file with group or world access is refused before connecting.
  * libpq notices (WARNINGs from the server) go to the debug log instead of
  * libpq's default of printing them on stderr.
  */
@@ -15,6 +16,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 #include <libpq-fe.h>
 
@@ -68,6 +71,58 @@ has_connect_timeout(const char *conninfo)
     return conninfo != NULL && strstr(conninfo, "connect_timeout") != NULL;
 }
 
+/*
+ * The password file libpq would read for this conninfo: none when a password
+ * is given (conninfo or PGPASSWORD), else passfile=, PGPASSFILE or
+ * ~/.pgpass (libpq's order). New string or NULL.
+ */
+static char *
+passfile_for(const char *conninfo)
+{
+    PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", NULL);
+    const char *env = getenv("PGPASSFILE"), *pw = getenv("PGPASSWORD"), *home = getenv("HOME");
+    char *path = NULL;
+    int has_password = pw != NULL && pw[0] != '\0';
+
+    for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
+        if (o->val == NULL || o->val[0] == '\0')
+            continue;
+        if (strcmp(o->keyword, "password") == 0)
+            has_password = 1;
+        else if (strcmp(o->keyword, "passfile") == 0 && path == NULL)
+            path = br_strdup(o->val);
+    }
+    PQconninfoFree(opts);
+    if (has_password) {
+        free(path);
+        return NULL;
+    }
+    if (path == NULL && env != NULL && env[0] != '\0')
+        path = br_strdup(env);
+    if (path == NULL && home != NULL && home[0] != '\0')
+        path = br_asprintf("%s/.pgpass", home);
+    return path;
+}
+
+/*
+ * libpq ignores a password file with group or world access (with a warning on
+ * stderr, then fails to authenticate or, worse, succeeds with another
+ * method); barrel refuses it before connecting, with libpq's words.
+ */
+static int
+check_passfile(const char *conninfo, struct br_error *err)
+{
+    char *path = passfile_for(conninfo);
+    struct stat st;
+    int rc = 0;
+
+    if (path != NULL && stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        rc = br_error_set(err, BR_E_CONFIG, "password file \"%s\" has group or world access (mode %04o); "
+                          "permissions should be u=rw (0600) or less", path, (unsigned) (st.st_mode & 07777));
+    free(path);
+    return rc;
+}
+
 struct pgconn *
 pgconn_open(const char *conninfo, const char *application_name, int replication, struct br_error *err)
 {
@@ -101,6 +156,8 @@ pgconn_open(const char *conninfo, const char *application_name, int replication,
     keys[n] = NULL;
     vals[n] = NULL;
 
+    if (check_passfile(conninfo, err) != 0)
+        return NULL;
     conn = PQconnectdbParams(keys, vals, 1);
     if (conn == NULL) {
         br_error_set(err, BR_E_PG, "could not connect to server: out of memory in libpq");

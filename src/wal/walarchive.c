@@ -470,7 +470,7 @@ static int
 journal_write(struct run *run, size_t from, size_t to, struct br_error *err)
 {
     char *path = journal_path(run);
-    FILE *fp = fopen(path, "we");
+    FILE *fp = fs_fopen_private(path);
     int rc = -1;
 
     if (fp == NULL) {
