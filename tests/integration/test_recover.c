@@ -39,11 +39,12 @@
 
 #include "barrel/mem.h"
 #include "barrel/strbuf.h"
+#include "catalog_setup.h"
 #include "harness.h"
+#include "rserver.h"
 
 #define N_ROWS_ARCHIVED 10
 #define N_ROWS 12
-#define MAX_STARTED 16
 
 struct row {
     char xid[32];
@@ -58,14 +59,6 @@ struct fixture {
     struct row rows[N_ROWS + 1];
     pid_t receiver;
 };
-
-/* recovered servers, stopped at teardown (and at exit) */
-struct rserver {
-    char *datadir, *sockdir, *log;
-    int port;
-};
-static struct rserver g_started[MAX_STARTED];
-static const char *g_os_user;
 
 /* ---- helpers ---- */
 
@@ -96,122 +89,13 @@ sql(struct h_pg *pg, const char *fmt, ...)
     return out;
 }
 
-/* psql on a recovered server; trimmed output or NULL */
-static char *
-rsql(const struct rserver *rs, const char *db, const char *query)
-{
-    char port[16];
-    const char *argv[] = {"/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-A", "-t", "-h", rs->sockdir, "-p", port,
-                          "-U", "postgres", "-d", db, "-c", query, NULL};
-    struct h_result r;
-    char *out = NULL;
-
-    snprintf(port, sizeof(port), "%d", rs->port);
-    r = h_run(argv, NULL, NULL);
-    if (r.status == 0) {
-        size_t len = strlen(r.out);
-        while (len > 0 && (r.out[len - 1] == '\n' || r.out[len - 1] == ' '))
-            r.out[--len] = '\0';
-        out = r.out;
-        r.out = NULL;
-    } else {
-        print_message("psql on port %d failed: %s", rs->port, r.err);
-    }
-    h_result_free(&r);
-    return out;
-}
-
-static struct h_result
-barrel_argv(const struct fixture *fx, const char *const *args)
-{
-    const char *argv[40];
-    size_t n = 0;
-
-    argv[n++] = h_barrel_bin();
-    argv[n++] = "-c";
-    argv[n++] = fx->conf;
-    for (; *args && n < BR_ARRAY_LEN(argv) - 1; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    return h_run(argv, NULL, NULL);
-}
-
-#define BARREL(fx, ...) barrel_argv((fx), (const char *const[]){__VA_ARGS__, NULL})
-
-static void
-stop_server(struct rserver *rs)
-{
-    struct h_result r;
-
-    if (rs->datadir == NULL)
-        return;
-    r = h_sh("runuser -u %s -- /usr/lib/postgresql/15/bin/pg_ctl -D '%s' -m immediate -w stop >/dev/null 2>&1 || "
-             "/usr/lib/postgresql/15/bin/pg_ctl -D '%s' -m immediate -w stop >/dev/null 2>&1",
-             g_os_user ? g_os_user : "root", rs->datadir, rs->datadir);
-    h_result_free(&r);
-    free(rs->datadir);
-    free(rs->sockdir);
-    free(rs->log);
-    memset(rs, 0, sizeof(*rs));
-}
-
-static void
-stop_all(void)
-{
-    for (int i = 0; i < MAX_STARTED; i++)
-        stop_server(&g_started[i]);
-}
-
-/*
- * Start PostgreSQL on a recovered directory (owned by the cluster's OS user
- * first, with its tablespace directories), on a free port with a socket
- * directory of its own. Returns the slot, or NULL (with the log printed).
- */
-static struct rserver *
-start_recovered(const struct fixture *fx, const char *datadir, const char *extra_dirs)
-{
-    struct rserver *rs = NULL;
-    struct h_result r;
-
-    for (int i = 0; i < MAX_STARTED && rs == NULL; i++)
-        if (g_started[i].datadir == NULL)
-            rs = &g_started[i];
-    assert_non_null(rs);
-    rs->datadir = br_strdup(datadir);
-    rs->sockdir = br_asprintf("%s.sock", datadir);
-    rs->log = br_asprintf("%s.sock/postgresql.log", datadir);
-    rs->port = h_free_port();
-    if (g_os_user != NULL) {
-        r = h_sh("mkdir -p '%s' && chown -R %s '%s' '%s' %s", rs->sockdir, g_os_user, datadir, rs->sockdir,
-                 extra_dirs ? extra_dirs : "");
-        h_result_free(&r);
-    } else {
-        r = h_sh("mkdir -p '%s'", rs->sockdir);
-        h_result_free(&r);
-    }
-    (void) fx;
-    r = h_sh("%s%s%s /usr/lib/postgresql/15/bin/pg_ctl -D '%s' -l '%s' -w -t 120 "
-             "-o \"-p %d -k '%s' -c listen_addresses=127.0.0.1 -c archive_mode=off\" start",
-             g_os_user ? "runuser -u " : "", g_os_user ? g_os_user : "", g_os_user ? " --" : "", datadir, rs->log,
-             rs->port, rs->sockdir);
-    if (r.status != 0) {
-        char *log = h_read_file(rs->log);
-        print_message("pg_ctl start failed (%d): %s%s\n--- log ---\n%s\n", r.status, r.out, r.err,
-                      log ? log : "(none)");
-        free(log);
-        h_result_free(&r);
-        stop_server(rs);
-        return NULL;
-    }
-    h_result_free(&r);
-    return rs;
-}
+#define BARREL(fx, ...) H_BARREL((fx)->conf, __VA_ARGS__)
 
 /* "1,2,3" : the ids in table pitr of a recovered server */
 static char *
-ids_of(const struct rserver *rs)
+ids_of(const struct h_rserver *rs)
 {
-    return rsql(rs, "postgres", "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM pitr");
+    return h_rserver_sql(rs, "postgres", "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM pitr");
 }
 
 static char *
@@ -249,16 +133,8 @@ switch_and_archive(struct fixture *fx)
 {
     char *seg = sql(fx->pg, "SELECT pg_walfile_name(pg_switch_wal())");
     struct h_result r;
-    int ok = 0;
 
-    for (int i = 0; i < 600 && !ok; i++) {
-        char *last = sql(fx->pg, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver");
-        ok = strcmp(last, seg) >= 0;
-        free(last);
-        if (!ok)
-            sleep_ms(100);
-    }
-    if (!ok)
+    if (h_pg_wait_archived(fx->pg, seg, 100) != 0)
         fail_msg("segment %s was not archived", seg);
     r = BARREL(fx, "archive-wal", "pg");
     if (r.status != 0)
@@ -306,7 +182,7 @@ static int
 group_setup(void **state)
 {
     struct fixture *fx = br_calloc(1, sizeof(*fx));
-    char *incoming, *extra, *conninfo, *repl, *user, *text, *log;
+    char *incoming, *pg, *text, *log;
     struct h_result r;
 
     *state = fx;
@@ -316,43 +192,29 @@ group_setup(void **state)
     fx->home = br_asprintf("%s/home", fx->tmp);
     fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
     fx->tbs = br_asprintf("%s/tbs1", fx->tmp);
-    incoming = br_asprintf("%s/pg/incoming", fx->home);
-    r = h_sh("mkdir -p '%s' && chmod 0777 '%s' '%s/pg' '%s' && mkdir -p '%s' && chmod 0755 '%s'", incoming, incoming,
-             fx->home, fx->home, fx->tbs, fx->tmp);
+    incoming = h_incoming_dir(fx->home, "pg");
+    r = h_sh("mkdir -p '%s'", fx->tbs);
     h_result_free(&r);
     /* new zero-filled segments: what archive_command and receive-wal store is then byte-identical */
-    extra = br_asprintf("archive_mode = on\n"
-                        "archive_command = 'test ! -f %s/%%f && cp %%p %s/%%f.tmp && mv %s/%%f.tmp %s/%%f'\n"
-                        "wal_recycle = off\nmax_wal_size = 256MB\n",
-                        incoming, incoming, incoming, incoming);
-    fx->pg = h_pg_start(extra);
-    free(extra);
+    fx->pg = h_pg_start_archiving(incoming, "wal_recycle = off\nmax_wal_size = 256MB\n");
     free(incoming);
     if (fx->pg == NULL)
         return 0;
-    g_os_user = fx->pg->os_user;
-    atexit(stop_all);
-    if (g_os_user != NULL) {
-        r = h_sh("chown %s '%s'", g_os_user, fx->tbs);
+    if (fx->pg->os_user != NULL) {
+        r = h_sh("chown %s '%s'", fx->pg->os_user, fx->tbs);
         h_result_free(&r);
     }
-    conninfo = h_pg_conninfo(fx->pg);
-    repl = h_pg_repl_conninfo(fx->pg);
-    user = h_current_user();
-    text = br_asprintf("[barman]\nbarman_home = %s\nbarman_user = %s\nlog_level = INFO\n\n"
-                       "[pg]\nconninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\n"
-                       "archiver = on\nstreaming_archiver = on\nslot_name = barrel_rec\ncreate_slot = auto\n"
-                       "immediate_checkpoint = true\nbackup_compression = zstd\n\n"
+    pg = h_conf_server(fx->pg, "pg", "streaming_archiver = on\nslot_name = barrel_rec\ncreate_slot = auto\n"
+                                     "immediate_checkpoint = true\nbackup_compression = zstd\n");
+    text = br_asprintf("%s\n"
                        "[pgz]\nbackup_directory = %s/pgz\nconninfo = host=127.0.0.1 port=1 dbname=postgres\n"
                        "backup_method = postgres\narchiver = on\n\n"
                        "[evil]\nbackup_directory = %s/evil\nconninfo = host=127.0.0.1 port=1 dbname=postgres\n"
                        "backup_method = postgres\narchiver = on\n",
-                       fx->home, user, conninfo, repl, fx->tmp, fx->tmp);
-    h_write_file(fx->conf, text);
+                       pg, fx->tmp, fx->tmp);
+    h_write_conf(fx->conf, fx->home, NULL, "log_level = INFO\n", text);
     free(text);
-    free(user);
-    free(repl);
-    free(conninfo);
+    free(pg);
 
     /* receive-wal in the background, from before the first backup */
     log = br_asprintf("%s/receive-wal.log", fx->tmp);
@@ -401,7 +263,7 @@ group_teardown(void **state)
 {
     struct fixture *fx = *state;
 
-    stop_all();
+    h_rserver_stop_all();
     if (fx->receiver > 0) {
         kill(fx->receiver, SIGTERM);
         waitpid(fx->receiver, NULL, 0);
@@ -424,10 +286,7 @@ need_pg(void **state)
 {
     struct fixture *fx = *state;
 
-    if (!h_pg_available()) {
-        print_message("PostgreSQL 15 server binaries not installed: skipping\n");
-        skip();
-    }
+    h_skip_without_pg();
     assert_non_null(fx->pg);
     assert_non_null(fx->backup1);
     return fx;
@@ -447,7 +306,7 @@ recover_and_check(struct fixture *fx, const char *name, const char *const *opts,
     const char *args[32];
     size_t k = 0;
     struct h_result r;
-    struct rserver *rs;
+    struct h_rserver *rs;
     char *ids, *want, *count;
 
     args[k++] = "recover";
@@ -459,14 +318,14 @@ recover_and_check(struct fixture *fx, const char *name, const char *const *opts,
     args[k++] = backup;
     args[k++] = dest;
     args[k] = NULL;
-    r = barrel_argv(fx, args);
+    r = h_run_conf(h_barrel_bin(), fx->conf, NULL, args);
     if (r.status != 0)
         fail_msg("recover %s failed (%d): %s%s", name, r.status, r.out, r.err);
     if (expect_line != NULL && strstr(r.out, expect_line) == NULL)
         fail_msg("recover %s: no \"%s\" in:\n%s", name, expect_line, r.out);
     h_result_free(&r);
 
-    rs = start_recovered(fx, dest, tsloc);
+    rs = h_rserver_start(dest, fx->pg->os_user, tsloc);
     assert_non_null(rs);
     ids = ids_of(rs);
     want = expected_ids(n);
@@ -474,13 +333,13 @@ recover_and_check(struct fixture *fx, const char *name, const char *const *opts,
     if (strcmp(ids, want) != 0)
         fail_msg("recovery %s: rows %s, expected exactly %s", name, ids, want);
     /* the relocated tablespace is there and complete */
-    count = rsql(rs, "postgres", "SELECT count(*) FROM ts_data");
+    count = h_rserver_sql(rs, "postgres", "SELECT count(*) FROM ts_data");
     assert_non_null(count);
     assert_string_equal(count, "2500");
     free(count);
     free(ids);
     free(want);
-    stop_server(rs);
+    h_rserver_stop(rs);
     free(reloc);
     free(tsloc);
     free(dest);
@@ -512,7 +371,7 @@ test_recover_background_wal(void **state)
     char *tsloc = br_asprintf("%s/r_bg_ts1", fx->tmp);
     char *reloc = br_asprintf("ts1:%s", tsloc);
     struct h_result r;
-    struct rserver *rs;
+    struct h_rserver *rs;
     char *conf, *ids, *want, *out;
     const char *p;
     long pid = 0;
@@ -536,16 +395,9 @@ test_recover_background_wal(void **state)
     free(out);
     free(conf);
 
-    rs = start_recovered(fx, dest, tsloc);
+    rs = h_rserver_start(dest, fx->pg->os_user, tsloc);
     assert_non_null(rs);
-    for (int i = 0; i < 600; i++) {
-        out = rsql(rs, "postgres", "SELECT pg_get_wal_replay_pause_state()");
-        int paused = out != NULL && strcmp(out, "paused") == 0;
-        free(out);
-        if (paused)
-            break;
-        sleep_ms(100);
-    }
+    h_rserver_wait_for(rs, "SELECT pg_get_wal_replay_pause_state()", "paused", 600);
     ids = ids_of(rs);
     want = expected_ids(4);
     assert_non_null(ids);
@@ -553,7 +405,7 @@ test_recover_background_wal(void **state)
         fail_msg("recovery with --background-wal: rows %s, expected exactly %s", ids, want);
     free(ids);
     free(want);
-    stop_server(rs);
+    h_rserver_stop(rs);
 
     /* the stager ends by itself, its work done: no marker left */
     for (int i = 0; i < 600 && stager_alive(pid); i++)
@@ -673,7 +525,7 @@ test_recover_standby(void **state)
     char *conninfo = br_asprintf("host=127.0.0.1 port=%d user=" H_PG_REPL_USER " application_name=rebuilt_standby",
                                  fx->pg->port);
     struct h_result r;
-    struct rserver *rs;
+    struct h_rserver *rs;
     char *out = NULL, *text, *path;
     int streaming = 0;
 
@@ -691,7 +543,7 @@ test_recover_standby(void **state)
     free(text);
     free(path);
 
-    rs = start_recovered(fx, dest, tsloc);
+    rs = h_rserver_start(dest, fx->pg->os_user, tsloc);
     assert_non_null(rs);
     for (int i = 0; i < 300 && !streaming; i++) {
         free(out);
@@ -706,13 +558,13 @@ test_recover_standby(void **state)
         char *log = h_read_file(rs->log);
         fail_msg("the rebuilt standby does not stream; its log:\n%s", log ? log : "");
     }
-    out = rsql(rs, "postgres", "SELECT pg_is_in_recovery()");
+    out = h_rserver_sql(rs, "postgres", "SELECT pg_is_in_recovery()");
     assert_string_equal(out, "t");
     free(out);
     /* a row committed now on the primary reaches the standby */
     free(sql(fx->pg, "INSERT INTO pitr VALUES (100, 'after the standby')"));
     free(sql(fx->pg, "DELETE FROM pitr WHERE id = 100"));
-    stop_server(rs);
+    h_rserver_stop(rs);
     free(conninfo);
     free(reloc);
     free(tsloc);
@@ -763,7 +615,7 @@ test_recover_get_wal_settings(void **state)
 static void
 expect_refusal(struct fixture *fx, const char *const *args, const char *message)
 {
-    struct h_result r = barrel_argv(fx, args);
+    struct h_result r = h_run_conf(h_barrel_bin(), fx->conf, NULL, args);
 
     if (r.status == 0 || strstr(r.err, message) == NULL)
         fail_msg("expected a refusal with \"%s\", got %d:\n%s%s", message, r.status, r.out, r.err);
@@ -986,7 +838,7 @@ test_recover_delta(void **state)
     char *tsloc = br_asprintf("%s/r_delta_ts1", fx->tmp);
     char *reloc = br_asprintf("ts1:%s", tsloc);
     struct h_result r;
-    struct rserver *rs;
+    struct h_rserver *rs;
     char *ids, *want;
 
     r = BARREL(fx, "recover", "--tablespace", reloc, "pg", fx->backup2, dest);
@@ -1020,7 +872,7 @@ test_recover_delta(void **state)
     assert_int_equal(r.status, 0);
     h_result_free(&r);
 
-    rs = start_recovered(fx, dest, tsloc);
+    rs = h_rserver_start(dest, fx->pg->os_user, tsloc);
     assert_non_null(rs);
     ids = ids_of(rs);
     want = expected_ids(N_ROWS);
@@ -1033,7 +885,7 @@ test_recover_delta(void **state)
     assert_int_not_equal(r.status, 0);
     assert_non_null(strstr(r.err, "a PostgreSQL server is running on"));
     h_result_free(&r);
-    stop_server(rs);
+    h_rserver_stop(rs);
     free(reloc);
     free(tsloc);
     free(dest);
@@ -1049,7 +901,7 @@ test_recover_barman_fixture(void **state)
     char *tsloc = br_asprintf("%s/r_barman_ts1", fx->tmp);
     char *reloc = br_asprintf("ts1:%s", tsloc);
     struct h_result r;
-    struct rserver *rs;
+    struct h_rserver *rs;
     char *out;
 
     r = h_sh("cp -a '%s/backup-tar-complete/pgz' '%s/pgz' && chmod -R u+w '%s/pgz'", h_fixtures_dir(), fx->tmp,
@@ -1102,28 +954,21 @@ test_recover_barman_fixture(void **state)
     if (r.status != 0)
         fail_msg("recover of Barman's backup failed: %s%s", r.out, r.err);
     h_result_free(&r);
-    rs = start_recovered(fx, dest, tsloc);
+    rs = h_rserver_start(dest, fx->pg->os_user, tsloc);
     assert_non_null(rs);
-    for (int i = 0; i < 100; i++) {
-        out = rsql(rs, "postgres", "SELECT pg_is_in_recovery()");
-        int done = out != NULL && strcmp(out, "f") == 0;
-        free(out);
-        if (done)
-            break;
-        sleep_ms(100);
-    }
-    out = rsql(rs, "bench", "SELECT count(*) FROM pgbench_accounts");
+    h_rserver_wait_for(rs, "SELECT pg_is_in_recovery()", "f", 100);
+    out = h_rserver_sql(rs, "bench", "SELECT count(*) FROM pgbench_accounts");
     assert_non_null(out);
     assert_string_equal(out, "100000");
     free(out);
-    out = rsql(rs, "bench", "SELECT count(*) FROM ts_data");
+    out = h_rserver_sql(rs, "bench", "SELECT count(*) FROM ts_data");
     assert_non_null(out);
     assert_string_equal(out, "2500");
     free(out);
-    out = rsql(rs, "bench", "SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = 'ts1'");
+    out = h_rserver_sql(rs, "bench", "SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = 'ts1'");
     assert_string_equal(out, tsloc);
     free(out);
-    stop_server(rs);
+    h_rserver_stop(rs);
     free(reloc);
     free(tsloc);
     free(dest);

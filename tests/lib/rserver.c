@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -116,4 +117,20 @@ h_rserver_sql(const struct h_rserver *rs, const char *db, const char *query)
     }
     h_result_free(&r);
     return out;
+}
+
+int
+h_rserver_wait_for(const struct h_rserver *rs, const char *query, const char *want, int tries)
+{
+    for (int i = 0; i < tries; i++) {
+        char *out = h_rserver_sql(rs, "postgres", query);
+        int done = out != NULL && strcmp(out, want) == 0;
+        struct timespec ts = {0, 100 * 1000 * 1000L};
+
+        free(out);
+        if (done)
+            return 0;
+        nanosleep(&ts, NULL);
+    }
+    return -1;
 }

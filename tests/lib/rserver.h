@@ -28,6 +28,8 @@ struct h_rserver {
 struct h_rserver *h_rserver_start(const char *datadir, const char *os_user, const char *extra_paths);
 /* psql over its socket: trimmed output (caller frees), or NULL with psql's error printed. */
 char *h_rserver_sql(const struct h_rserver *rs, const char *db, const char *query);
+/* Ask query (database postgres) every 100 ms, at most tries times, until it returns want: 0, or -1. */
+int h_rserver_wait_for(const struct h_rserver *rs, const char *query, const char *want, int tries);
 /* Stop (immediate) and forget the server; a stopped slot is a no-op. */
 void h_rserver_stop(struct h_rserver *rs);
 /* Stop every server still running. */
