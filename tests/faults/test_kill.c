@@ -18,7 +18,8 @@
  *     was asked to remove), and what the command was to add is there;
  *   - `verify-backup` passes for every DONE backup.
  *
- * The seed is printed ("fault seed: N"); FAULT_SEED=N replays a run. Each
+ * The seed is printed ("fault seed: N"); FAULT_SEED=N replays a run,
+ * FAULT_ONLY=<glob> runs only the matching tests (test_kill_receive_wal). Each
  * operation prints one line of the fault table: tried, killed, recovered.
  *
  * Operations: archive-wal (6 segments in incoming/, gzip), backup, delete
@@ -30,6 +31,7 @@
 #include "barrel/build.h"
 
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,63 +43,54 @@
 
 #include "barrel/mem.h"
 #include "barrel/strbuf.h"
+#include "catalog_setup.h"
 #include "catcheck.h"
+#include "faultenv.h"
 #include "harness.h"
+#include "spawn.h"
 
 #define DEFAULT_POINTS 20
 #define KILLED_STATUS (128 + 9)
 
+/* "BARREL_FAULT_KILL_AT=N " or "BARREL_FAULT_TRACE='F' " (or ""), for h_fenv_barrel's env; new string. */
+static char *
+fault_env(long kill_at, const char *trace)
+{
+    return kill_at > 0 ? br_asprintf("BARREL_FAULT_KILL_AT=%ld ", kill_at)
+           : trace != NULL ? br_asprintf("BARREL_FAULT_TRACE='%s' ", trace) : br_strdup("");
+}
+
 struct fixture {
-    char *tmp;
-    char *home;        /* barman_home: the live catalog */
-    char *conf;
+    struct h_fenv *fe;
+    char *tmp;         /* fe->tmp */
+    char *home;        /* fe->home: the live catalog */
     char *snap_wal;    /* S0: three DONE backups, six segments waiting in incoming/ */
     char *snap_cat;    /* S1: the same, everything archived */
-    struct h_pg *pg;
     unsigned seed;
     int points;
-    int rows;
 };
 
-static struct fixture *fx_global;
-
 /* ---- helpers ---- */
-
-static void
-sh_ok(const char *what, struct h_result r)
-{
-    if (r.status != 0)
-        fail_msg("%s failed (status %d)\nstdout: %s\nstderr: %s", what, r.status, r.out, r.err);
-    h_result_free(&r);
-}
-
-static char *
-server_dir(const struct fixture *fx)
-{
-    return br_asprintf("%s/pg", fx->home);
-}
 
 /* Put the live catalog back to a snapshot. */
 static void
 restore_snapshot(const struct fixture *fx, const char *snap)
 {
-    sh_ok("restore snapshot", h_sh("rm -rf '%s' && cp -a '%s' '%s'", fx->home, snap, fx->home));
+    h_ok("restore snapshot", h_sh("rm -rf '%s' && cp -a '%s' '%s'", fx->home, snap, fx->home));
 }
 
 static void
 take_snapshot(const struct fixture *fx, const char *snap)
 {
-    sh_ok("take snapshot", h_sh("rm -rf '%s' && cp -a '%s' '%s'", snap, fx->home, snap));
+    h_ok("take snapshot", h_sh("rm -rf '%s' && cp -a '%s' '%s'", snap, fx->home, snap));
 }
 
 /* Run `barrel -c CONF ARGS` (a shell fragment) with optional kill point; stdin from /dev/null unless `in`. */
 static struct h_result
 barrel_sh(const struct fixture *fx, long kill_at, const char *trace, const char *args, const char *in)
 {
-    char *env = kill_at > 0 ? br_asprintf("BARREL_FAULT_KILL_AT=%ld ", kill_at)
-                : trace != NULL ? br_asprintf("BARREL_FAULT_TRACE='%s' ", trace) : br_strdup("");
-    struct h_result r = h_sh("%s'%s' -c '%s' %s < '%s'", env, h_barrel_bin(), fx->conf, args,
-                             in != NULL ? in : "/dev/null");
+    char *env = fault_env(kill_at, trace);
+    struct h_result r = h_fenv_barrel(fx->fe, env, args, in);
 
     free(env);
     return r;
@@ -174,26 +167,13 @@ draw_points(struct fixture *fx, long total, int *n_out)
 static void
 check_catalog(const struct fixture *fx, struct h_catalog *cat, const char *when)
 {
-    char *dir = server_dir(fx);
-
-    h_catalog_check(dir, cat);
-    free(dir);
-    if (cat->problems != NULL)
-        fail_msg("catalog inconsistent %s:\n%s", when, cat->problems);
+    h_fenv_check_catalog(fx->fe, "pg", cat, when);
 }
 
 static void
 verify_done_backups(const struct fixture *fx, const struct h_catalog *cat, const char *when)
 {
-    for (size_t i = 0; i < cat->n_done; i++) {
-        char *args = br_asprintf("verify-backup pg %s", cat->done_ids[i]);
-        struct h_result r = barrel_sh(fx, 0, NULL, args, NULL);
-
-        if (r.status != 0)
-            fail_msg("verify-backup %s failed %s: %s%s", cat->done_ids[i], when, r.out, r.err);
-        h_result_free(&r);
-        free(args);
-    }
+    h_fenv_verify_done(fx->fe, "pg", cat, when);
 }
 
 static int
@@ -245,60 +225,28 @@ table_line(const char *op, long total, int tried, int killed, int recovered)
     fflush(stdout);
 }
 
-/* ---- PostgreSQL activity ---- */
-
-static char *
-psql(struct fixture *fx, const char *sql)
-{
-    char *out = h_pg_sql(fx->pg, "postgres", sql);
-
-    if (out == NULL)
-        fail_msg("psql failed: %s", sql);
-    return out;
-}
-
-/* A row, a WAL switch, and wait until archive_command has put the closed segment into incoming/. */
-static void
-activity(struct fixture *fx)
-{
-    char *q = br_asprintf("INSERT INTO marks VALUES (%d, repeat('x', 1000))", ++fx->rows);
-    char *closed, *wait;
-
-    free(psql(fx, q));
-    free(q);
-    closed = psql(fx, "SELECT pg_walfile_name(pg_switch_wal())");
-    wait = br_asprintf("SELECT coalesce(last_archived_wal, '') >= '%s' FROM pg_stat_archiver", closed);
-    for (int i = 0; i < 600; i++) {
-        char *done = psql(fx, wait);
-        int ok = strcmp(done, "t") == 0;
-
-        free(done);
-        if (ok)
-            break;
-        usleep(50000);
-    }
-    free(wait);
-    free(closed);
-}
-
 /* ---- setup ---- */
 
 static int
 group_setup(void **state)
 {
     struct fixture *fx;
-    char *incoming, *extra, *conninfo, *repl, *user, *text;
+    char *why = NULL, *pg, *stream, *sections;
     const char *seed_env = getenv("FAULT_SEED"), *points_env = getenv("FAULT_POINTS");
 
-    if (!h_pg_available()) {
-        fprintf(stderr, "PostgreSQL 15 is not installed: fault tests skipped\n");
-        *state = NULL;
-        return 0;
-    }
     fx = br_calloc(1, sizeof(*fx));
-    fx->tmp = h_mkdtemp();
-    fx->home = br_asprintf("%s/home", fx->tmp);
-    fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
+    fx->fe = h_fenv_new(NULL, &why);
+    if (fx->fe == NULL) {
+        int failed = strncmp(why, "error:", 6) == 0;
+
+        fprintf(stderr, "fault tests: %s%s\n", why, failed ? "" : ": skipped");
+        free(why);
+        free(fx);
+        *state = NULL;
+        return failed ? -1 : 0;
+    }
+    fx->tmp = fx->fe->tmp;
+    fx->home = fx->fe->home;
     fx->snap_wal = br_asprintf("%s/snap-wal", fx->tmp);
     fx->snap_cat = br_asprintf("%s/snap-cat", fx->tmp);
     fx->seed = seed_env != NULL ? (unsigned) strtoul(seed_env, NULL, 10) : (unsigned) time(NULL);
@@ -306,44 +254,29 @@ group_setup(void **state)
     printf("fault seed: %u (replay with FAULT_SEED=%u), %d points per operation\n", fx->seed, fx->seed, fx->points);
     fflush(stdout);
 
-    incoming = br_asprintf("%s/pg/incoming", fx->home);
-    sh_ok("mkdir", h_sh("mkdir -p '%s' && chmod 0777 '%s' '%s/pg' '%s' && chmod 0755 '%s'", incoming, incoming,
-                        fx->home, fx->home, fx->tmp));
-    extra = br_asprintf("archive_mode = on\narchive_timeout = 0\n"
-                        "archive_command = 'test ! -f %s/%%f && cp %%p %s/%%f.tmp && mv %s/%%f.tmp %s/%%f'\n",
-                        incoming, incoming, incoming, incoming);
-    fx->pg = h_pg_start(extra);
-    free(extra);
-    free(incoming);
-    if (fx->pg == NULL)
-        return -1;
-    conninfo = h_pg_conninfo(fx->pg);
-    repl = h_pg_repl_conninfo(fx->pg);
-    user = h_current_user();
-    text = br_asprintf("[barman]\nbarman_home = %s\nbarman_user = %s\nlog_file = %s/barrel.log\nlog_level = INFO\n\n"
-                       "[pg]\nconninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\narchiver = on\n"
-                       "compression = gzip\nimmediate_checkpoint = true\nretention_policy = REDUNDANCY 2\n"
-                       "minimum_redundancy = 1\nslot_name = barrel_fault\n",
-                       fx->home, user, fx->tmp, conninfo, repl);
-    h_write_file(fx->conf, text);
-    free(text);
-    free(user);
-    free(repl);
-    free(conninfo);
-    free(psql(fx, "CREATE TABLE marks (id int, pad text)"));
+    pg = h_fenv_section(fx->fe, "pg", 0, "compression = gzip\nimmediate_checkpoint = true\n"
+                                         "retention_policy = REDUNDANCY 2\nminimum_redundancy = 1\n"
+                                         "slot_name = barrel_fault\n");
+    /* receive-wal's own server: the same cluster, streamed through a slot, its own catalog */
+    stream = h_fenv_section(fx->fe, "stream", 0, "streaming_archiver = on\ncompression = gzip\n"
+                                                 "slot_name = barrel_fault_stream\ncreate_slot = auto\n");
+    sections = br_asprintf("%s%s", pg, stream);
+    h_fenv_write_conf(fx->fe, sections);
+    free(sections);
+    free(stream);
+    free(pg);
 
     /* three DONE backups, with WAL between them */
     for (int i = 0; i < 3; i++) {
-        activity(fx);
-        sh_ok("backup --wait", barrel_sh(fx, 0, NULL, "backup --wait pg", NULL));
+        h_fenv_activity(fx->fe);
+        h_ok("backup --wait", barrel_sh(fx, 0, NULL, "backup --wait pg", NULL));
     }
-    activity(fx);
-    sh_ok("archive-wal", barrel_sh(fx, 0, NULL, "archive-wal pg", NULL));
+    h_fenv_activity(fx->fe);
+    h_ok("archive-wal", barrel_sh(fx, 0, NULL, "archive-wal pg", NULL));
     take_snapshot(fx, fx->snap_cat);
     for (int i = 0; i < 6; i++)
-        activity(fx);
+        h_fenv_activity(fx->fe);
     take_snapshot(fx, fx->snap_wal);
-    fx_global = fx;
     *state = fx;
     return 0;
 }
@@ -355,11 +288,7 @@ group_teardown(void **state)
 
     if (fx == NULL)
         return 0;
-    h_pg_destroy(fx->pg);
-    h_rmtree(fx->tmp);
-    free(fx->tmp);
-    free(fx->home);
-    free(fx->conf);
+    h_fenv_free(fx->fe);
     free(fx->snap_wal);
     free(fx->snap_cat);
     free(fx);
@@ -567,7 +496,7 @@ test_kill_put_wal(void **state)
     char *stream = br_asprintf("%s/put.tar", fx->tmp);
 
     /* the stream barman-wal-archive sends: the segment and its MD5SUMS, in a pax tar */
-    sh_ok("make put-wal stream",
+    h_ok("make put-wal stream",
           h_sh("mkdir -p '%s/seg' && cd '%s/seg' && head -c 16777216 /dev/urandom > " PUT_SEG " && "
                "md5sum " PUT_SEG " | sed 's/  / */' > MD5SUMS && tar --format=pax -cf '%s' " PUT_SEG " MD5SUMS",
                fx->tmp, fx->tmp, stream));
@@ -594,7 +523,7 @@ recover_after(struct fixture *fx, const struct h_catalog *before, const struct h
 static void
 recover_prepare(struct fixture *fx)
 {
-    sh_ok("rm dest", h_sh("rm -rf '%s/dest'", fx->tmp));
+    h_ok("rm dest", h_sh("rm -rf '%s/dest'", fx->tmp));
 }
 
 static void
@@ -605,12 +534,109 @@ test_kill_recover(void **state)
     char *args = br_asprintf("recover pg latest '%s/dest'", fx->tmp);
 
     restore_snapshot(fx, fx->snap_cat);
-    sh_ok("reference recovery", barrel_sh(fx, 0, NULL, args, NULL));
-    sh_ok("keep reference", h_sh("rm -rf '%s/ref' && mv '%s/dest' '%s/ref'", fx->tmp, fx->tmp, fx->tmp));
+    h_ok("reference recovery", barrel_sh(fx, 0, NULL, args, NULL));
+    h_ok("keep reference", h_sh("rm -rf '%s/ref' && mv '%s/dest' '%s/ref'", fx->tmp, fx->tmp, fx->tmp));
     struct op op = {.name = "recover", .args = args, .snapshot = fx->snap_cat, .after = recover_after,
                     .prepare = recover_prepare};
     run_op(fx, &op);
     free(args);
+}
+
+/* ---- receive-wal ---- */
+
+#define RW_SWITCHES 2                 /* segments closed while a receiver with a kill point runs */
+#define RW_STREAM_TIMEOUT_MS 30000    /* a restarted receiver may wait 1+2+4+8 s for a dead one's slot */
+
+/*
+ * The next receive-wal and archive-wal: a new receiver streams the segment
+ * closed now, stops cleanly, archive-wal archives: then the catalog is
+ * clean, nothing archived before is lost, and xlog.db has every segment
+ * from the first one streamed through the one just closed.
+ */
+static void
+receive_and_archive(struct fixture *fx, const struct h_catalog *before, const char *when)
+{
+    pid_t pid = h_fenv_receiver_start(fx->fe, "stream", NULL);
+    char *closed = h_fenv_stream_switch(fx->fe, "stream", pid, RW_STREAM_TIMEOUT_MS, when), *gap;
+    struct h_catalog after;
+    struct h_result r;
+
+    h_fenv_stream_settle(fx->fe, "stream", pid, RW_STREAM_TIMEOUT_MS, when);
+    h_fenv_receiver_stop(fx->fe, "stream", pid, when);
+    r = barrel_sh(fx, 0, NULL, "archive-wal stream", NULL);
+    if (r.status != 0)
+        fail_msg("archive-wal stream failed %s: %s%s", when, r.out, r.err);
+    h_fenv_check_catalog(fx->fe, "stream", &after, when);
+    if (before != NULL)
+        check_nothing_lost(before, &after, NULL, NULL, when);
+    gap = h_fenv_wal_gap(&after, closed);
+    if (gap != NULL)
+        fail_msg("WAL sequence broken %s:\n%sarchive-wal said: %s%s", when, gap, r.out, r.err);
+    h_result_free(&r);
+    h_catalog_free(&after);
+    free(closed);
+}
+
+static void
+test_kill_receive_wal(void **state)
+{
+    struct fixture *fx = *state;
+    SKIP_WITHOUT_PG(fx);
+    char *trace = br_asprintf("%s/trace", fx->tmp), *env;
+    struct h_catalog before;
+    long total, *pts;
+    pid_t pid;
+    int n, killed = 0, recovered = 0;
+
+    /* the first receiver creates the slot; its segment is the start of the sequence */
+    receive_and_archive(fx, NULL, "at the first receive-wal");
+
+    /* trace: a receiver that streams RW_SWITCHES segments, then stops */
+    unlink(trace);
+    env = fault_env(0, trace);
+    pid = h_fenv_receiver_start(fx->fe, "stream", env);
+    free(env);
+    for (int k = 0; k < RW_SWITCHES; k++)
+        free(h_fenv_stream_switch(fx->fe, "stream", pid, RW_STREAM_TIMEOUT_MS, "in the traced run"));
+    h_fenv_receiver_stop(fx->fe, "stream", pid, "after the traced run");
+    total = count_lines(trace);
+    h_ok("archive-wal stream", barrel_sh(fx, 0, NULL, "archive-wal stream", NULL));
+    assert_true(total > 0);
+
+    pts = draw_points(fx, total, &n);
+    for (int i = 0; i < n; i++) {
+        char *when = br_asprintf("after receive-wal killed at point %ld of %ld (FAULT_SEED=%u)", pts[i], total,
+                                 fx->seed);
+        int status, streamed = 1;
+
+        h_fenv_check_catalog(fx->fe, "stream", &before, "before receive-wal");
+        env = fault_env(pts[i], NULL);
+        pid = h_fenv_receiver_start(fx->fe, "stream", env);
+        free(env);
+        /* WAL arrives until the receiver dies at its point, or has streamed RW_SWITCHES segments */
+        for (int k = 0; k < RW_SWITCHES && streamed; k++) {
+            char *closed = h_fenv_switch(fx->fe);
+
+            streamed = h_fenv_wait_streamed(fx->fe, "stream", pid, closed, 0, RW_STREAM_TIMEOUT_MS);
+            free(closed);
+        }
+        if (streamed) {
+            h_fenv_receiver_stop(fx->fe, "stream", pid, when);
+        } else {
+            status = h_spawn_wait(pid, 10000);
+            if (status != KILLED_STATUS)
+                fail_msg("receive-wal with a kill point at %ld ended with status %d, not killed", pts[i], status);
+            killed++;
+        }
+        receive_and_archive(fx, &before, when);
+        recovered++;
+        h_catalog_free(&before);
+        free(when);
+    }
+    table_line("receive-wal", total, n, killed, recovered);
+    assert_true(n >= (total < fx->points ? total : fx->points));
+    free(pts);
+    free(trace);
 }
 
 int
@@ -623,6 +649,10 @@ main(void)
         cmocka_unit_test(test_kill_cron_retention),
         cmocka_unit_test(test_kill_put_wal),
         cmocka_unit_test(test_kill_recover),
+        cmocka_unit_test(test_kill_receive_wal),
     };
+    /* FAULT_ONLY=test_kill_backup (a glob) runs part of the suite */
+    if (getenv("FAULT_ONLY") != NULL)
+        cmocka_set_test_filter(getenv("FAULT_ONLY"));
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
