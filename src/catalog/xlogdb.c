@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Longest line accepted: a WAL name, a size, a time and two short words fit many times over. */
@@ -214,6 +215,7 @@ xlogdb_append(const struct server_config *srv, const char *lock_dir, const struc
     char *path = NULL, *wals = NULL;
     int fd = -1, created, rc = -1;
     size_t i, done = 0;
+    struct stat st;
 
     strbuf_init(&sb);
     for (i = 0; i < n; i++)
@@ -232,6 +234,11 @@ xlogdb_append(const struct server_config *srv, const char *lock_dir, const struc
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         br_error_sys(err, BR_E_IO, "could not open file \"%s\"", path);
+        goto out;
+    }
+    /* where the lines start: a failed append is cut back to it */
+    if (fstat(fd, &st) != 0) {
+        br_error_sys(err, BR_E_IO, "could not stat file \"%s\"", path);
         goto out;
     }
     while (done < sb.len) {
@@ -255,6 +262,14 @@ xlogdb_append(const struct server_config *srv, const char *lock_dir, const struc
         goto out;
     rc = 0;
 out:
+    /*
+     * A write that failed part way (ENOSPC once the last page is full)
+     * leaves a torn line, which every later line would be glued to and
+     * which makes Barman refuse the whole file: cut the file back to its
+     * last whole line. Shrinking needs no space.
+     */
+    if (rc != 0 && fd >= 0 && done > 0 && ftruncate(fd, st.st_size) == 0)
+        (void) fsync(fd);
     if (fd >= 0)
         close(fd);
     catalog_lock_release(lock);

@@ -780,8 +780,19 @@ archive_batch(struct run *run, struct br_error *err)
         rc = commit_group(run, from, to, err);
 
         pthread_mutex_lock(&run->mu);
-        for (size_t i = from; i < to; i++)
-            job_reset(&run->slots[i % run->window]);
+        for (size_t i = from; i < to; i++) {
+            struct job *job = &run->slots[i % run->window];
+
+            /*
+             * a failed group stops at its first failure: the prepared jobs
+             * after it keep their .tmp files, which must not stay behind
+             * taking space (a full disk is the likely failure); those that
+             * were renamed have no .tmp any more
+             */
+            if (rc != 0 && job->result == RES_TMP)
+                unlink(job->tmp_path);
+            job_reset(job);
+        }
         run->committed = to;
         if (rc != 0)
             run->stop = 1;
