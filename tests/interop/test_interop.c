@@ -35,16 +35,13 @@
  */
 #include "barrel/build.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -54,12 +51,13 @@
 
 #include "barrel/mem.h"
 #include "barrel/strbuf.h"
+#include "catalog_setup.h"
 #include "harness.h"
+#include "rserver.h"
 
 #define BARMAN_BIN  "/usr/bin/barman"
 #define PG_BIN      "/usr/lib/postgresql/15/bin"
 #define N_ROWS      7
-#define MAX_STARTED 8
 #define ID_LEN      15   /* YYYYMMDDTHHMMSS */
 
 struct fixture {
@@ -78,12 +76,6 @@ struct fixture {
     pid_t receiver;              /* Barman's receive-wal for bmp (own process group) */
 };
 
-/* recovered servers, stopped at teardown and at exit */
-struct rserver {
-    char *datadir, *sockdir, *log;
-    int port;
-};
-static struct rserver g_started[MAX_STARTED];
 static const char *g_os_user;
 static pid_t g_receiver;
 static char *g_lock_dir;
@@ -96,24 +88,6 @@ sleep_ms(int ms)
     struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
-}
-
-static int
-free_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0
-        && getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 static char *
@@ -135,21 +109,13 @@ sql(struct h_pg *pg, const char *fmt, ...)
     return out;
 }
 
-/* Run barrel or Barman (tool = h_barrel_bin() or BARMAN_BIN) with -c CONF and args. */
+/* Run barrel or Barman (tool = h_barrel_bin() or BARMAN_BIN) with -c CONF (NULL: the fixture's) and args. */
 static struct h_result
 tool_argv(const struct fixture *fx, const char *tool, const char *conf, const char *const *args)
 {
-    const char *argv[40];
     const char *env[] = {fx->path_env, NULL};
-    size_t n = 0;
 
-    argv[n++] = tool;
-    argv[n++] = "-c";
-    argv[n++] = conf ? conf : fx->conf;
-    for (; *args && n < BR_ARRAY_LEN(argv) - 1; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    return h_run(argv, NULL, env);
+    return h_run_conf(tool, conf ? conf : fx->conf, env, args);
 }
 
 #define BARREL(fx, ...) tool_argv((fx), h_barrel_bin(), NULL, (const char *const[]){__VA_ARGS__, NULL})
@@ -176,48 +142,9 @@ ok(struct h_result r, const char *what)
 }
 
 /* Shell command with the test PATH. */
-static struct h_result
-run(const struct fixture *fx, const char *fmt, ...) BR_PRINTF(2, 3);
-
-static struct h_result
-run(const struct fixture *fx, const char *fmt, ...)
-{
-    va_list ap;
-    char *cmd;
-    struct h_result r;
-    const char *env[] = {fx->path_env, NULL};
-
-    va_start(ap, fmt);
-    cmd = br_vasprintf(fmt, ap);
-    va_end(ap);
-    {
-        const char *argv[] = {"sh", "-c", cmd, NULL};
-        r = h_run(argv, NULL, env);
-    }
-    free(cmd);
-    return r;
-}
+#define run(fx, ...) h_sh_env((const char *const[]){(fx)->path_env, NULL}, __VA_ARGS__)
 
 /* ---- recovered servers ---- */
-
-static void
-stop_server(struct rserver *rs)
-{
-    struct h_result r;
-
-    if (rs->datadir == NULL)
-        return;
-    if (g_os_user != NULL)
-        r = h_sh("runuser -u %s -- " PG_BIN "/pg_ctl -D '%s' -m immediate -w stop >/dev/null 2>&1", g_os_user,
-                 rs->datadir);
-    else
-        r = h_sh(PG_BIN "/pg_ctl -D '%s' -m immediate -w stop >/dev/null 2>&1", rs->datadir);
-    h_result_free(&r);
-    free(rs->datadir);
-    free(rs->sockdir);
-    free(rs->log);
-    memset(rs, 0, sizeof(*rs));
-}
 
 /*
  * Stop Barman's receive-wal: its process group (pg_receivewal included),
@@ -256,70 +183,18 @@ stop_receiver(void)
 static void
 stop_all(void)
 {
-    for (int i = 0; i < MAX_STARTED; i++)
-        stop_server(&g_started[i]);
+    h_rserver_stop_all();
     stop_receiver();
 }
 
-/* Start PostgreSQL on a recovered data directory, on a free port with its own socket directory. */
-static struct rserver *
+/* Start PostgreSQL on a recovered data directory (mode 0700 first: Barman's restores may leave it wider). */
+static struct h_rserver *
 start_recovered(const char *datadir)
 {
-    struct rserver *rs = NULL;
-    struct h_result r;
+    struct h_result r = h_sh("chmod 0700 '%s'", datadir);
 
-    for (int i = 0; i < MAX_STARTED && rs == NULL; i++)
-        if (g_started[i].datadir == NULL)
-            rs = &g_started[i];
-    assert_non_null(rs);
-    rs->datadir = br_strdup(datadir);
-    rs->sockdir = br_asprintf("%s.sock", datadir);
-    rs->log = br_asprintf("%s.sock/postgresql.log", datadir);
-    rs->port = free_port();
-    r = h_sh("mkdir -p '%s' && chmod 0700 '%s' %s%s '%s' '%s'", rs->sockdir, datadir, g_os_user ? "&& chown -R " : "",
-             g_os_user ? g_os_user : "", g_os_user ? datadir : "", g_os_user ? rs->sockdir : "");
     h_result_free(&r);
-    r = h_sh("%s%s%s " PG_BIN "/pg_ctl -D '%s' -l '%s' -w -t 120 "
-             "-o \"-p %d -k '%s' -c listen_addresses=127.0.0.1 -c archive_mode=off\" start",
-             g_os_user ? "runuser -u " : "", g_os_user ? g_os_user : "", g_os_user ? " --" : "", datadir, rs->log,
-             rs->port, rs->sockdir);
-    if (r.status != 0) {
-        char *log = h_read_file(rs->log);
-        print_message("pg_ctl start failed (%d): %s%s\n--- log ---\n%s\n", r.status, r.out, r.err,
-                      log ? log : "(none)");
-        free(log);
-        h_result_free(&r);
-        stop_server(rs);
-        return NULL;
-    }
-    h_result_free(&r);
-    return rs;
-}
-
-/* "1,2,3": the ids in table pitr of a recovered server (NULL on error). */
-static char *
-recovered_ids(const struct rserver *rs)
-{
-    char port[16];
-    const char *argv[] = {PG_BIN "/psql", "-X", "-q", "-A", "-t", "-h", rs->sockdir, "-p", port, "-U", "postgres",
-                          "-d", "postgres", "-c",
-                          "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM pitr", NULL};
-    struct h_result r;
-    char *out = NULL;
-
-    snprintf(port, sizeof(port), "%d", rs->port);
-    r = h_run(argv, NULL, NULL);
-    if (r.status == 0) {
-        size_t len = strlen(r.out);
-        while (len > 0 && (r.out[len - 1] == '\n' || r.out[len - 1] == ' '))
-            r.out[--len] = '\0';
-        out = r.out;
-        r.out = NULL;
-    } else {
-        print_message("psql on port %d failed: %s", rs->port, r.err);
-    }
-    h_result_free(&r);
-    return out;
+    return h_rserver_start(datadir, g_os_user, NULL);
 }
 
 static char *
@@ -337,17 +212,17 @@ expected_ids(int n)
 static void
 start_and_expect_rows(const char *dest, int n, const char *what)
 {
-    struct rserver *rs = start_recovered(dest);
+    struct h_rserver *rs = start_recovered(dest);
     char *ids, *want = expected_ids(n);
 
     if (rs == NULL)
         fail_msg("%s: the recovered server did not start", what);
-    ids = recovered_ids(rs);
+    ids = h_rserver_sql(rs, "postgres", "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM pitr");
     if (ids == NULL || strcmp(ids, want) != 0)
         fail_msg("%s: rows %s, expected exactly %s", what, ids ? ids : "(query failed)", want);
     free(ids);
     free(want);
-    stop_server(rs);
+    h_rserver_stop(rs);
 }
 
 /* ---- WAL and rows ---- */
@@ -369,18 +244,10 @@ static char *
 switch_and_wait(struct fixture *fx)
 {
     char *seg;
-    int ok_archived = 0;
 
     free(sql(fx->pg, "CREATE TABLE IF NOT EXISTS filler (v int); INSERT INTO filler VALUES (1)"));
     seg = sql(fx->pg, "SELECT pg_walfile_name(pg_switch_wal())");
-    for (int i = 0; i < 600 && !ok_archived; i++) {
-        char *last = sql(fx->pg, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver");
-        ok_archived = strcmp(last, seg) >= 0;
-        free(last);
-        if (!ok_archived)
-            sleep_ms(50);
-    }
-    if (!ok_archived)
+    if (h_pg_wait_archived(fx->pg, seg, 50) != 0)
         fail_msg("segment %s was not archived", seg);
     return seg;
 }
@@ -457,19 +324,6 @@ set_option(struct fixture *fx, const char *server, const char *key, const char *
 
 /* ---------------------------------------------------------------- fixture */
 
-static const char fake_ssh[] =
-    "#!/bin/sh\n"
-    "# fake ssh: drop the options and USER@HOST, run the remote command line with sh -c\n"
-    "while [ $# -gt 0 ]; do\n"
-    "  case \"$1\" in\n"
-    "    -p|-o|-i|-l|-F) shift 2 ;;\n"
-    "    -*) shift ;;\n"
-    "    *) break ;;\n"
-    "  esac\n"
-    "done\n"
-    "shift\n"
-    "exec sh -c \"$*\"\n";
-
 static void
 write_files(struct fixture *fx)
 {
@@ -505,8 +359,7 @@ write_files(struct fixture *fx)
              fx->tmp, fx->tmp, fx->tmp, fx->tmp, abs_bin, fx->tmp);
     ok(r, "bin directories");
     path = br_asprintf("%s/sshbin/ssh", fx->tmp);
-    h_write_file(path, fake_ssh);
-    chmod(path, 0755);
+    h_write_fake_ssh(path);
     free(path);
 
     /* archive_command: raw copy, incoming/ of bb bmt mx (hidden name, then rename), barman-wal-archive for sw */
@@ -699,10 +552,7 @@ need_all(void **state)
 {
     struct fixture *fx = *state;
 
-    if (!h_pg_available()) {
-        print_message("PostgreSQL 15 server binaries not installed: skipping\n");
-        skip();
-    }
+    h_skip_without_pg();
     if (access(BARMAN_BIN, X_OK) != 0 || access("/usr/bin/barman-wal-archive", X_OK) != 0) {
         print_message("Barman 3.4 (barman, barman-cli) not installed: skipping (make deps installs it)\n");
         skip();
