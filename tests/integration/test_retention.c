@@ -54,7 +54,9 @@
 
 #include "barrel/mem.h"
 #include "barrel/strbuf.h"
+#include "catalog_setup.h"
 #include "harness.h"
+#include "rserver.h"
 
 #define B_OLDEST "20261122T133000"
 #define B_SECOND "20261122T133024"
@@ -86,22 +88,7 @@ mkdir_p(const char *path)
     h_result_free(&r);
 }
 
-static struct h_result
-barrel_run(const char *conf, const char *const *args)
-{
-    const char *argv[32];
-    size_t n = 0;
-
-    argv[n++] = h_barrel_bin();
-    argv[n++] = "-c";
-    argv[n++] = conf;
-    for (; *args != NULL && n < BR_ARRAY_LEN(argv) - 1; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    return h_run(argv, NULL, NULL);
-}
-
-#define BARREL(conf, ...) barrel_run((conf), (const char *const[]){__VA_ARGS__, NULL})
+#define BARREL(conf, ...) H_BARREL((conf), __VA_ARGS__)
 
 /* The transcript without its "$ barman ..." line; NULL if missing. */
 static char *
@@ -586,22 +573,12 @@ static void
 activity(struct fixture *fx)
 {
     char *q = br_asprintf("INSERT INTO marks VALUES (%d, repeat('x', 1000))", ++fx->rows);
-    char *closed, *wait;
+    char *closed;
 
     free(psql(fx, q));
     free(q);
     closed = psql(fx, "SELECT pg_walfile_name(pg_switch_wal())");
-    wait = br_asprintf("SELECT coalesce(last_archived_wal, '') >= '%s' FROM pg_stat_archiver", closed);
-    for (int i = 0; i < 600; i++) {
-        char *done = psql(fx, wait);
-        int ok = strcmp(done, "t") == 0;
-
-        free(done);
-        if (ok)
-            break;
-        usleep(50000);
-    }
-    free(wait);
+    (void) h_pg_wait_archived(fx->pg, closed, 50);
     free(closed);
 }
 
@@ -625,35 +602,20 @@ info_value(const char *text, const char *key)
 static int
 pg_setup(struct fixture *fx)
 {
-    char *incoming, *extra, *conninfo, *repl, *user, *text;
-    struct h_result r;
+    char *incoming, *pg, *global;
 
     fx->phome = br_asprintf("%s/phome", fx->tmp);
     fx->pconf = br_asprintf("%s/pg.conf", fx->tmp);
-    incoming = br_asprintf("%s/pg/incoming", fx->phome);
-    r = h_sh("mkdir -p '%s' && chmod 0777 '%s' '%s/pg' '%s' && chmod 0755 '%s'", incoming, incoming, fx->phome,
-             fx->phome, fx->tmp);
-    h_result_free(&r);
-    extra = br_asprintf("archive_mode = on\n"
-                        "archive_command = 'test ! -f %s/%%f && cp %%p %s/%%f.tmp && mv %s/%%f.tmp %s/%%f'\n",
-                        incoming, incoming, incoming, incoming);
-    fx->pg = h_pg_start(extra);
-    free(extra);
+    incoming = h_incoming_dir(fx->phome, "pg");
+    fx->pg = h_pg_start_archiving(incoming, NULL);
     free(incoming);
     if (fx->pg == NULL)
         return -1;
-    conninfo = h_pg_conninfo(fx->pg);
-    repl = h_pg_repl_conninfo(fx->pg);
-    user = h_current_user();
-    text = br_asprintf("[barman]\nbarman_home = %s\nbarman_user = %s\nlog_file = %s/pg-barrel.log\n\n"
-                       "[pg]\nconninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\narchiver = on\n"
-                       "immediate_checkpoint = true\nretention_policy = REDUNDANCY 2\nminimum_redundancy = 1\n",
-                       fx->phome, user, fx->tmp, conninfo, repl);
-    h_write_file(fx->pconf, text);
-    free(text);
-    free(user);
-    free(repl);
-    free(conninfo);
+    global = br_asprintf("log_file = %s/pg-barrel.log\n", fx->tmp);
+    pg = h_conf_server(fx->pg, "pg", "immediate_checkpoint = true\nretention_policy = REDUNDANCY 2\nminimum_redundancy = 1\n");
+    h_write_conf(fx->pconf, fx->phome, NULL, global, pg);
+    free(pg);
+    free(global);
     free(psql(fx, "CREATE TABLE marks (id int, pad text)"));
     return 0;
 }
@@ -726,10 +688,7 @@ test_retention_cluster_cron(void **state)
     struct h_result r;
     char *before, *after, *files, *expected, *text, *dest;
 
-    if (!h_pg_available()) {
-        print_message("PostgreSQL 15 server binaries not installed: skipping\n");
-        skip();
-    }
+    h_skip_without_pg();
     assert_int_equal(pg_setup(fx), 0);
 
     /* four backups with WAL between them */
@@ -841,51 +800,20 @@ test_retention_cluster_cron(void **state)
         fail_msg("recover failed: %s%s", r.out, r.err);
     h_result_free(&r);
     {
-        char *sock = br_asprintf("%s.sock", dest);
-        char *log = br_asprintf("%s/pg.log", sock);
-        const char *u = fx->pg->os_user;
-        char *runas = u ? br_asprintf("runuser -u %s --", u) : br_strdup("");
-        int port = h_free_port();
-        char *count;
+        struct h_rserver *rs = h_rserver_start(dest, fx->pg->os_user, NULL);
+        char *count, *out;
 
-        r = h_sh("mkdir -p '%s'", sock);
-        h_result_free(&r);
-        if (u != NULL) {
-            r = h_sh("chown -R %s '%s' '%s'", u, dest, sock);
-            h_result_free(&r);
-        }
-        r = h_sh("%s /usr/lib/postgresql/15/bin/pg_ctl -D '%s' -l '%s' -w -t 120 "
-                 "-o \"-p %d -k '%s' -c listen_addresses=127.0.0.1 -c archive_mode=off\" start",
-                 runas, dest, log, port, sock);
-        if (r.status != 0) {
-            char *l = h_read_file(log);
-            fail_msg("recovered cluster did not start: %s%s\n%s", r.out, r.err, l ? l : "");
-        }
-        h_result_free(&r);
+        if (rs == NULL)
+            fail_msg("recovered cluster did not start");
         /* recovery ends (promotion) after replaying every archived WAL file */
-        for (int i = 0; i < 300; i++) {
-            int done;
-
-            r = h_sh("/usr/lib/postgresql/15/bin/psql -X -A -t -h '%s' -p %d -U postgres -d postgres "
-                     "-c 'SELECT pg_is_in_recovery()'", sock, port);
-            done = r.status == 0 && strncmp(r.out, "f", 1) == 0;
-            h_result_free(&r);
-            if (done)
-                break;
-            usleep(100000);
-        }
-        r = h_sh("/usr/lib/postgresql/15/bin/psql -X -A -t -h '%s' -p %d -U postgres -d postgres "
-                 "-c 'SELECT count(*), max(id) FROM marks'", sock, port);
-        count = br_asprintf("%d|%d\n", fx->rows, fx->rows);
-        if (r.status != 0 || strcmp(r.out, count) != 0)
-            fail_msg("recovered rows: %s%s, expected %s", r.out, r.err, count);
-        h_result_free(&r);
+        h_rserver_wait_for(rs, "SELECT pg_is_in_recovery()", "f", 300);
+        out = h_rserver_sql(rs, "postgres", "SELECT count(*), max(id) FROM marks");
+        count = br_asprintf("%d|%d", fx->rows, fx->rows);
+        if (out == NULL || strcmp(out, count) != 0)
+            fail_msg("recovered rows: %s, expected %s", out ? out : "(query failed)", count);
+        free(out);
         free(count);
-        r = h_sh("%s /usr/lib/postgresql/15/bin/pg_ctl -D '%s' -m immediate -w stop", runas, dest);
-        h_result_free(&r);
-        free(runas);
-        free(log);
-        free(sock);
+        h_rserver_stop(rs);
     }
     free(dest);
 }
