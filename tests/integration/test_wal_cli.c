@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "barrel/mem.h"
+#include "catalog_setup.h"
 #include "harness.h"
 
 #define SEG "000000010000000000000014"
@@ -39,19 +40,6 @@ struct fx {
     char *seg2;         /* the same bytes, named SEG2 */
     char *spool;
 };
-
-static const char fake_ssh[] =
-    "#!/bin/sh\n"
-    "# fake ssh: drop the options and USER@HOST, run the remote command line with sh -c\n"
-    "while [ $# -gt 0 ]; do\n"
-    "  case \"$1\" in\n"
-    "    -p|-o|-i|-l|-F) shift 2 ;;\n"
-    "    -*) shift ;;\n"
-    "    *) break ;;\n"
-    "  esac\n"
-    "done\n"
-    "shift\n"
-    "exec sh -c \"$*\"\n";
 
 static int
 setup(void **state)
@@ -72,12 +60,11 @@ setup(void **state)
     fx->home = br_asprintf("%s/home", fx->tmp);
     fx->conf = br_asprintf("%s/barman.conf", fx->tmp);
     fx->spool = br_asprintf("%s/spool", fx->tmp);
-    text = br_asprintf("[barman]\nbarman_user = %s\nbarman_home = %s\nlog_file = %s/barman.log\n\n"
-                       "[pg]\ndescription = \"barman-cli protocol\"\n"
-                       "conninfo = host=127.0.0.1 port=1 user=x dbname=postgres\n"
-                       "backup_method = postgres\narchiver = on\ncompression = gzip\n",
-                       user, fx->home, fx->tmp);
-    h_write_file(fx->conf, text);
+    text = br_asprintf("log_file = %s/barman.log\n", fx->tmp);
+    h_write_conf(fx->conf, fx->home, user, text,
+                 "[pg]\ndescription = \"barman-cli protocol\"\n"
+                 "conninfo = host=127.0.0.1 port=1 user=x dbname=postgres\n"
+                 "backup_method = postgres\narchiver = on\ncompression = gzip\n");
     free(text);
 
     /* PATH: the fake ssh, then the barman symlink, then the rest (the real Barman in /usr/bin comes last) */
@@ -86,8 +73,7 @@ setup(void **state)
     assert_int_equal(r.status, 0);
     h_result_free(&r);
     text = br_asprintf("%s/sshbin/ssh", fx->tmp);
-    h_write_file(text, fake_ssh);
-    chmod(text, 0755);
+    h_write_fake_ssh(text);
     free(text);
     fx->path_env = br_asprintf("PATH=%s/sshbin:%s/barmanbin:%s", fx->tmp, fx->tmp, getenv("PATH"));
 
@@ -124,27 +110,7 @@ teardown(void **state)
 }
 
 /* Run a shell command line with the test PATH. */
-static struct h_result
-run(struct fx *fx, const char *fmt, ...) BR_PRINTF(2, 3);
-
-static struct h_result
-run(struct fx *fx, const char *fmt, ...)
-{
-    va_list ap;
-    char *cmd;
-    struct h_result r;
-    const char *env[] = {fx->path_env, NULL};
-
-    va_start(ap, fmt);
-    cmd = br_vasprintf(fmt, ap);
-    va_end(ap);
-    {
-        const char *argv[] = {"sh", "-c", cmd, NULL};
-        r = h_run(argv, NULL, env);
-    }
-    free(cmd);
-    return r;
-}
+#define run(fx, ...) h_sh_env((const char *const[]){(fx)->path_env, NULL}, __VA_ARGS__)
 
 static void
 expect_ok(struct h_result r, const char *what)
