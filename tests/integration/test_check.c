@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "barrel/mem.h"
+#include "catalog_setup.h"
 #include "harness.h"
 
 struct fixture {
@@ -32,7 +33,7 @@ static int
 group_setup(void **state)
 {
     struct fixture *fx = br_calloc(1, sizeof(*fx));
-    char *conninfo, *repl, *user, *text;
+    char *conninfo, *repl, *text;
 
     *state = fx;
     if (!h_pg_available())
@@ -45,23 +46,16 @@ group_setup(void **state)
     fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
     conninfo = h_pg_conninfo(fx->pg);
     repl = h_pg_repl_conninfo(fx->pg);
-    user = h_current_user();
-    text = br_asprintf("[barman]\n"
-                       "barman_home = %s\n"
-                       "barman_user = %s\n"
-                       "log_level = INFO\n"
-                       "\n"
-                       "[pg]\n"
+    text = br_asprintf("[pg]\n"
                        "description = integration test server\n"
                        "conninfo = %s\n"
                        "streaming_conninfo = %s\n"
                        "backup_method = postgres\n"
                        "streaming_archiver = on\n"
                        "slot_name = barrel\n",
-                       fx->home, user, conninfo, repl);
-    h_write_file(fx->conf, text);
+                       conninfo, repl);
+    h_write_conf(fx->conf, fx->home, NULL, "log_level = INFO\n", text);
     free(text);
-    free(user);
     free(repl);
     free(conninfo);
     return 0;
@@ -87,10 +81,7 @@ need_pg(void **state)
 {
     struct fixture *fx = *state;
 
-    if (!h_pg_available()) {
-        print_message("PostgreSQL 15 server binaries not installed: skipping\n");
-        skip();
-    }
+    h_skip_without_pg();
     assert_non_null(fx->pg);
     return fx;
 }
@@ -99,18 +90,9 @@ need_pg(void **state)
 static struct h_result
 run_check(const struct fixture *fx, const char *opt)
 {
-    const char *argv[8];
-    size_t n = 0;
+    const char *args[] = {"check", opt, "pg"};
 
-    argv[n++] = h_barrel_bin();
-    argv[n++] = "-c";
-    argv[n++] = fx->conf;
-    argv[n++] = "check";
-    if (opt != NULL)
-        argv[n++] = opt;
-    argv[n++] = "pg";
-    argv[n] = NULL;
-    return h_run(argv, NULL, NULL);
+    return h_barrel_args(fx->conf, args, BR_ARRAY_LEN(args));
 }
 
 /* 1 if `text` has `line` as a whole line. */
