@@ -42,6 +42,7 @@
 
 #include "barrel/mem.h"
 #include "barrel/strbuf.h"
+#include "catalog_setup.h"
 #include "harness.h"
 
 #define PG_BIN "/usr/lib/postgresql/15/bin"
@@ -234,19 +235,9 @@ count_substr(const char *text, const char *needle)
 static struct h_result
 barrel(const struct fixture *fx, const char *conf, const char *a1, const char *a2, const char *a3)
 {
-    const char *argv[8];
-    size_t n = 0;
+    const char *args[] = {a1, a2, a3};
 
-    argv[n++] = h_barrel_bin();
-    argv[n++] = "-c";
-    argv[n++] = conf ? conf : fx->conf;
-    argv[n++] = a1;
-    if (a2)
-        argv[n++] = a2;
-    if (a3)
-        argv[n++] = a3;
-    argv[n] = NULL;
-    return h_run(argv, NULL, NULL);
+    return h_barrel_args(conf ? conf : fx->conf, args, BR_ARRAY_LEN(args));
 }
 
 static pid_t
@@ -321,13 +312,11 @@ wait_file(const char *path, int timeout_ms)
 static void
 write_config(struct fixture *fx)
 {
-    char *conninfo = h_pg_conninfo(fx->pg), *repl = h_pg_repl_conninfo(fx->pg), *user = h_current_user();
+    char *conninfo = h_pg_conninfo(fx->pg), *repl = h_pg_repl_conninfo(fx->pg);
+    char *global = br_asprintf("log_file = %s/barrel.log\nlog_level = DEBUG\n", fx->tmp);
     struct strbuf sb;
 
     strbuf_init(&sb);
-    strbuf_appendf(&sb,
-                   "[barman]\nbarman_home = %s\nbarman_user = %s\nlog_file = %s/barrel.log\nlog_level = DEBUG\n\n",
-                   fx->home, user, fx->tmp);
     /* load test: streaming with an automatically created slot */
     strbuf_appendf(&sb, "[pg]\nconninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\n"
                         "streaming_archiver = on\nslot_name = barrel_pg\ncreate_slot = auto\n\n", conninfo, repl);
@@ -349,11 +338,11 @@ write_config(struct fixture *fx)
         free(sconn);
         free(srepl);
     }
-    h_write_file(fx->conf, sb.buf);
+    h_write_conf(fx->conf, fx->home, NULL, global, sb.buf);
     strbuf_free(&sb);
+    free(global);
     free(conninfo);
     free(repl);
-    free(user);
 }
 
 static int
@@ -405,10 +394,7 @@ need_pg(void **state)
 {
     struct fixture *fx = *state;
 
-    if (!h_pg_available()) {
-        print_message("PostgreSQL 15 server binaries not installed: skipping\n");
-        skip();
-    }
+    h_skip_without_pg();
     assert_non_null(fx->pg);
     return fx;
 }
