@@ -21,6 +21,7 @@
 
 #include "barrel/mem.h"
 #include "barrel/strbuf.h"
+#include "catalog_setup.h"
 #include "harness.h"
 
 struct fixture {
@@ -114,8 +115,9 @@ teardown(void **state)
 static struct h_result
 barrel(const struct fixture *fx, const char *a1, const char *a2, const char *a3)
 {
-    const char *argv[] = {h_barrel_bin(), "-c", fx->conf, a1, a2, a3, NULL};
-    return h_run(argv, NULL, NULL);
+    const char *args[] = {a1, a2, a3};
+
+    return h_barrel_args(fx->conf, args, BR_ARRAY_LEN(args));
 }
 
 static void
@@ -327,18 +329,17 @@ test_status_live_server(void **state)
     struct fixture *fx = *state;
     char *user = h_current_user();
 
-    if (!h_pg_available()) {
-        print_message("PostgreSQL 15 not installed: skipping\n");
-        skip();
-    }
+    h_skip_without_pg();
     fx->pg = h_pg_start(NULL);
     assert_non_null(fx->pg);
     char *conninfo = h_pg_conninfo(fx->pg), *repl = h_pg_repl_conninfo(fx->pg);
     char *conf = br_asprintf("%s/live.conf", fx->tmp);
-    char *text = br_asprintf("[barman]\nbarman_home = %s/live\nbarman_user = %s\n\n[live]\ndescription = live server\n"
+    char *home = br_asprintf("%s/live", fx->tmp);
+    char *text = br_asprintf("[live]\ndescription = live server\n"
                              "conninfo = %s\nstreaming_conninfo = %s\nbackup_method = postgres\nstreaming_archiver = on\n"
-                             "slot_name = barrel\n", fx->tmp, user, conninfo, repl);
-    h_write_file(conf, text);
+                             "slot_name = barrel\n", conninfo, repl);
+    h_write_conf(conf, home, user, NULL, text);
+    free(home);
     char *wal = h_pg_sql(fx->pg, "postgres", "SELECT pg_walfile_name(pg_current_wal_lsn())");
     /* Barman's rule: the second word of version(), "15.18" without " (Debian ...)" */
     char *version = h_pg_sql(fx->pg, "postgres", "SELECT split_part(version(), ' ', 2)");
