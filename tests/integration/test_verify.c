@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "barrel/mem.h"
+#include "catalog_setup.h"
 #include "harness.h"
 
 #define BID "20261122T133022"
@@ -29,7 +30,7 @@ static int
 setup(void **state)
 {
     struct fixture *fx = br_calloc(1, sizeof(*fx));
-    char *user = h_current_user(), *src, *text;
+    char *user = h_current_user(), *src;
 
     fx->tmp = h_mkdtemp();
     fx->home = br_asprintf("%s/home", fx->tmp);
@@ -39,11 +40,9 @@ setup(void **state)
     src = br_asprintf("%s/backup-tar-complete/pgz", h_fixtures_dir());
     char *dst = br_asprintf("%s/pgz", fx->home);
     assert_int_equal(h_copy_tree(src, dst), 0);
-    text = br_asprintf("[barman]\nbarman_home = %s\nbarman_user = %s\n\n[pgz]\nconninfo = host=127.0.0.1 port=1\n"
-                       "backup_method = postgres\nbackup_compression = gzip\ncompression = gzip\narchiver = on\n",
-                       fx->home, user);
-    h_write_file(fx->conf, text);
-    free(text);
+    h_write_conf(fx->conf, fx->home, user, NULL,
+                 "[pgz]\nconninfo = host=127.0.0.1 port=1\n"
+                 "backup_method = postgres\nbackup_compression = gzip\ncompression = gzip\narchiver = on\n");
     free(dst);
     free(src);
     free(user);
