@@ -31,6 +31,7 @@
 
 #include "barrel/mem.h"
 #include "barrel/strbuf.h"
+#include "catalog_setup.h"
 #include "harness.h"
 
 #define SEG_PLAIN "catalog/wal-samples/000000010000000000000014.uncompressed"
@@ -78,20 +79,18 @@ put_text(struct fx *fx, const char *rel, const char *text)
 static void
 write_conf(struct fx *fx, const char *extra)
 {
-    char *user = h_current_user();
-    char *text = br_asprintf("[barman]\nbarman_user = %s\nbarman_home = %s\nlog_file = %s/barman.log\n"
-                             "log_level = INFO\n\n"
-                             "[pg]\ndescription = \"wal tests\"\nconninfo = host=127.0.0.1 port=1 user=x dbname=postgres\n"
+    char *global = br_asprintf("log_file = %s/barman.log\nlog_level = INFO\n", fx->tmp);
+    char *text = br_asprintf("[pg]\ndescription = \"wal tests\"\nconninfo = host=127.0.0.1 port=1 user=x dbname=postgres\n"
                              "backup_method = postgres\nstreaming_archiver = on\narchiver = on\nslot_name = barman\n"
                              "compression = gzip\n%s\n"
                              "[pgtl]\ndescription = \"history\"\nconninfo = host=127.0.0.1 port=1 user=x dbname=postgres\n"
                              "backup_method = postgres\nstreaming_archiver = on\nslot_name = barman_pgtl\n"
                              "compression = gzip\n",
-                             user, fx->home, fx->tmp, extra ? extra : "");
+                             extra ? extra : "");
 
-    h_write_file(fx->conf, text);
+    h_write_conf(fx->conf, fx->home, NULL, global, text);
     free(text);
-    free(user);
+    free(global);
 }
 
 static int
