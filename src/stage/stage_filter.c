@@ -13,9 +13,18 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#define FILTER_BUF_BYTES (64 * 1024)
+
 struct filter_stage {
     struct stage base;
     struct archive *a;
+    /*
+     * What libarchive compresses is copied here first: after a write that
+     * failed, the compressor still points at its input, and archive_write_free
+     * flushes it; the caller's buffer is long gone by then (ASan: use after
+     * free when a backup met a full disk), this one is not.
+     */
+    unsigned char buf[FILTER_BUF_BYTES];
     struct br_error cb_err;   /* error raised by the next stage inside libarchive's callback */
     int cb_failed;
     const char *filter_name;
@@ -53,10 +62,14 @@ filter_push(struct stage *st, const struct chunk *ck, struct br_error *err)
 
     if (ck->kind != CHUNK_RAW)
         return stage_forward(st, ck, err);
-    if (ck->len == 0)
-        return 0;
-    if (archive_write_data(fs->a, ck->data, ck->len) < 0)
-        return filter_fail(fs, "writing", err);
+    for (size_t off = 0; off < ck->len;) {
+        size_t n = ck->len - off < sizeof(fs->buf) ? ck->len - off : sizeof(fs->buf);
+
+        memcpy(fs->buf, (const unsigned char *) ck->data + off, n);
+        if (archive_write_data(fs->a, fs->buf, n) < 0)
+            return filter_fail(fs, "writing", err);
+        off += n;
+    }
     return 0;
 }
 

@@ -107,8 +107,8 @@ assert_enospc(const struct fixture *fx, const char *what, int status, const char
     const char *line = text != NULL ? strstr(text, ENOSPC_TEXT) : NULL;
     const char *bol;
 
-    if (status == 0)
-        fail_msg("%s succeeded on a full disk:\n%s", what, text != NULL ? text : "");
+    if (status != 1)
+        fail_msg("%s on a full disk: status %d, expected 1:\n%s", what, status, text != NULL ? text : "");
     if (line == NULL)
         fail_msg("%s failed (status %d) without saying \"" ENOSPC_TEXT "\":\n%s", what, status, text);
     for (bol = line; bol > text && bol[-1] != '\n'; bol--)
@@ -135,9 +135,9 @@ assert_no_leftovers(const char *dir, const char *when)
 }
 
 static char *
-backup_field(const struct fixture *fx, const char *id, const char *key)
+backup_field(const struct fixture *fx, const char *server, const char *id, const char *key)
 {
-    char *path = br_asprintf("%s/pg/base/%s/backup.info", fx->fe->home, id);
+    char *path = br_asprintf("%s/%s/base/%s/backup.info", fx->fe->home, server, id);
     char *text = h_read_file(path), *val = NULL, *pat = br_asprintf("\n%s=", key);
     const char *p = text != NULL ? strstr(text, pat) : NULL;
 
@@ -173,7 +173,7 @@ group_setup(void **state)
 {
     struct h_fenv_opts opts = {.tmpfs_mb = TMPFS_MB, .incoming_outside = 1};
     struct fixture *fx;
-    char *why = NULL, *pg, *arch, *tear, *put, *stream, *extra, *sections;
+    char *why = NULL, *pg, *zstd, *lz4, *dflt, *arch, *tear, *put, *stream, *extra, *sections;
     struct h_fenv *fe = h_fenv_new(&opts, &why);
 
     *state = NULL;
@@ -197,6 +197,10 @@ group_setup(void **state)
     mkdir(fx->arch_incoming, 0700);
     extra = br_asprintf("incoming_wals_directory = %s\ncompression = none\n", fx->arch_incoming);
     arch = h_fenv_section(fe, "arch", 0, extra);
+    /* zstd, lz4, default (no backup_compression): backups through the other compressors */
+    zstd = h_fenv_section(fe, "zstd", 0, "backup_compression = zstd\nimmediate_checkpoint = true\n");
+    lz4 = h_fenv_section(fe, "lz4", 0, "backup_compression = lz4\nimmediate_checkpoint = true\n");
+    dflt = h_fenv_section(fe, "default", 0, "immediate_checkpoint = true\n");
     /* tear: like arch, its xlog.db seeded to end just before a page boundary */
     free(extra);
     extra = br_asprintf("%s/tear-incoming", fe->tmp);
@@ -209,13 +213,16 @@ group_setup(void **state)
     /* stream: receive-wal into streaming/ on the small filesystem */
     stream = h_fenv_section(fe, "stream", 0, "streaming_archiver = on\ncompression = gzip\n"
                                              "slot_name = barrel_diskfull\ncreate_slot = auto\n");
-    sections = br_asprintf("%s%s%s%s%s", pg, arch, tear, put, stream);
+    sections = br_asprintf("%s%s%s%s%s%s%s%s", pg, zstd, lz4, dflt, arch, tear, put, stream);
     h_fenv_write_conf(fe, sections);
     free(sections);
     free(stream);
     free(put);
     free(arch);
     free(tear);
+    free(zstd);
+    free(lz4);
+    free(dflt);
     free(pg);
     free(extra);
     *state = fx;
@@ -256,52 +263,66 @@ test_teardown(void **state)
 
 /* ---- backup ---- */
 
+/*
+ * `backup SERVER` with room for backup.info but not for the data: one line
+ * naming ENOSPC and the file, the new backup FAILED with the cause, its
+ * data removed, no temporary file left, everything of `before` still there.
+ */
+static void
+backup_into_full_disk(struct fixture *fx, const char *server, const struct h_catalog *before)
+{
+    char *args = br_asprintf("backup %s", server), *what = br_asprintf("backup %s", server);
+    char *id, *status, *error, *data;
+    struct h_catalog after;
+    struct h_result r;
+
+    fill_disk(fx, 1024 * 1024);
+    r = h_fenv_barrel(fx->fe, NULL, args, NULL);
+    print_message("%s on a full disk: status %d, stderr: %s", what, r.status, r.err);
+    assert_enospc(fx, what, r.status, r.err, 1);
+
+    h_fenv_check_catalog(fx->fe, server, &after, "after the failed backup");
+    assert_int_equal(after.n_backups, before->n_backups + 1);
+    {
+        struct h_result ls = h_sh("ls '%s/%s/base' | tail -1", fx->fe->home, server);
+
+        id = br_strndup(ls.out, strcspn(ls.out, "\n"));
+        h_result_free(&ls);
+    }
+    status = backup_field(fx, server, id, "status");
+    error = backup_field(fx, server, id, "error");
+    if (status == NULL || strcmp(status, "FAILED") != 0)
+        fail_msg("%s: backup.info of %s says status=%s", what, id, status != NULL ? status : "(missing)");
+    if (error == NULL || strstr(error, ENOSPC_TEXT) == NULL)
+        fail_msg("%s: backup.info of %s says error=%s", what, id, error != NULL ? error : "(missing)");
+    data = br_asprintf("%s/%s/base/%s/data", fx->fe->home, server, id);
+    if (access(data, F_OK) == 0)
+        fail_msg("%s: the data of the FAILED backup %s is still there, taking space", what, id);
+    assert_no_leftovers(fx->fe->home, "after the failed backup");
+    assert_nothing_lost(before, &after, "after the failed backup");
+    h_fenv_verify_done(fx->fe, server, &after, "after the failed backup");
+    free_disk(fx);
+    h_result_free(&r);
+    h_catalog_free(&after);
+    free(data);
+    free(status);
+    free(error);
+    free(id);
+    free(what);
+    free(args);
+}
+
 static void
 test_diskfull_backup(void **state)
 {
     struct fixture *fx = need_env(state);
     struct h_catalog before, after;
-    struct h_result r;
-    char *id = NULL, *status, *error;
 
     h_fenv_check_catalog(fx->fe, "pg", &before, "before the backup");
     assert_true(before.n_done >= 1);
-    /* room for backup.info, not for the data */
-    fill_disk(fx, 1024 * 1024);
-    r = h_fenv_barrel(fx->fe, NULL, "backup pg", NULL);
-    print_message("backup on a full disk: status %d, stderr: %s", r.status, r.err);
-    assert_enospc(fx, "backup", r.status, r.err, 1);
-
-    /* the new backup is FAILED, with the cause in its error field */
-    h_fenv_check_catalog(fx->fe, "pg", &after, "after the failed backup");
-    assert_int_equal(after.n_backups, before.n_backups + 1);
-    {
-        struct h_result ls = h_sh("ls '%s/pg/base' | tail -1", fx->fe->home);
-
-        id = br_strndup(ls.out, strcspn(ls.out, "\n"));
-        h_result_free(&ls);
-    }
-    status = backup_field(fx, id, "status");
-    error = backup_field(fx, id, "error");
-    assert_non_null(status);
-    assert_string_equal(status, "FAILED");
-    if (error == NULL || strstr(error, ENOSPC_TEXT) == NULL)
-        fail_msg("backup.info of %s: error=%s", id, error != NULL ? error : "(missing)");
-    {
-        char *data = br_asprintf("%s/pg/base/%s/data", fx->fe->home, id);
-
-        if (access(data, F_OK) == 0)
-            fail_msg("the data of the FAILED backup %s is still there, taking space", id);
-        free(data);
-    }
-    assert_no_leftovers(fx->fe->home, "after the failed backup");
-    assert_nothing_lost(&before, &after, "after the failed backup");
-    h_fenv_verify_done(fx->fe, "pg", &after, "after the failed backup");
-    h_result_free(&r);
-    h_catalog_free(&after);
+    backup_into_full_disk(fx, "pg", &before);
 
     /* space back: the next backup works */
-    free_disk(fx);
     h_ok("backup after freeing space", h_fenv_barrel(fx->fe, NULL, "backup --wait pg", NULL));
     h_fenv_check_catalog(fx->fe, "pg", &after, "after the next backup");
     assert_int_equal(after.n_done, before.n_done + 1);
@@ -313,11 +334,24 @@ test_diskfull_backup(void **state)
         h_ok("delete", h_fenv_barrel(fx->fe, NULL, args, NULL));
         free(args);
     }
-    free(status);
-    free(error);
-    free(id);
     h_catalog_free(&after);
     h_catalog_free(&before);
+}
+
+/* The other compressors' failure paths: zstd (its own stage), lz4 (libarchive's filter), the default. */
+static void
+test_diskfull_backup_compressions(void **state)
+{
+    struct fixture *fx = need_env(state);
+    static const char *const servers[] = {"zstd", "lz4", "default"};
+
+    for (size_t i = 0; i < BR_ARRAY_LEN(servers); i++) {
+        struct h_catalog before;
+
+        h_fenv_check_catalog(fx->fe, servers[i], &before, "before the backup");
+        backup_into_full_disk(fx, servers[i], &before);
+        h_catalog_free(&before);
+    }
 }
 
 /* ---- archive-wal ---- */
@@ -593,6 +627,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_diskfull_backup, test_teardown),
+        cmocka_unit_test_teardown(test_diskfull_backup_compressions, test_teardown),
         cmocka_unit_test_teardown(test_diskfull_archive_wal, test_teardown),
         cmocka_unit_test_teardown(test_diskfull_xlogdb_line, test_teardown),
         cmocka_unit_test_teardown(test_diskfull_put_wal, test_teardown),
