@@ -9,13 +9,13 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <cmocka.h>
 
 #include "barrel/mem.h"
 #include "barrel/strbuf.h"
 #include "catalog_setup.h"
+#include "spawn.h"
 
 /* ---------------------------------------------------------------- barrel */
 
@@ -82,6 +82,26 @@ h_skip_without_pg(void)
     }
 }
 
+/* ---------------------------------------------------------------- fixture */
+
+void
+h_fixture_dirs(char **tmp, char **home, char **conf, const char *conf_name)
+{
+    *tmp = h_mkdtemp();
+    *home = br_asprintf("%s/home", *tmp);
+    *conf = br_asprintf("%s/%s", *tmp, conf_name);
+}
+
+void
+h_fixture_drop(struct h_pg *pg, char *tmp, char *home, char *conf)
+{
+    h_pg_destroy(pg);
+    h_rmtree(tmp);
+    free(tmp);
+    free(home);
+    free(conf);
+}
+
 /* ---------------------------------------------------------- configuration */
 
 void
@@ -135,6 +155,22 @@ h_pg_start_archiving(const char *incoming, const char *extra_conf)
     return pg;
 }
 
+char *
+h_pg_sqlf(struct h_pg *pg, const char *fmt, ...)
+{
+    va_list ap;
+    char *text, *out;
+
+    va_start(ap, fmt);
+    text = br_vasprintf(fmt, ap);
+    va_end(ap);
+    out = h_pg_sql(pg, "postgres", text);
+    if (out == NULL)
+        fail_msg("SQL failed: %s", text);
+    free(text);
+    return out;
+}
+
 long
 h_pg_sql_long(struct h_pg *pg, const char *sql)
 {
@@ -145,19 +181,11 @@ h_pg_sql_long(struct h_pg *pg, const char *sql)
     return v;
 }
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
 void
 h_pg_wait_archived_count(struct h_pg *pg, long target)
 {
     for (int i = 0; i < 600 && h_pg_sql_long(pg, "SELECT archived_count FROM pg_stat_archiver") < target; i++)
-        sleep_ms(100);
+        h_sleep_ms(100);
 }
 
 int
@@ -175,7 +203,7 @@ h_pg_wait_archived(struct h_pg *pg, const char *seg, int interval_ms)
         free(last);
         if (done)
             return 0;
-        sleep_ms(interval_ms);
+        h_sleep_ms(interval_ms);
     }
     return -1;
 }

@@ -31,6 +31,13 @@ struct h_result h_sh_env(const char *const *env, const char *fmt, ...) BR_PRINTF
 /* Skip the test, saying so, when the PostgreSQL 15 server binaries are not installed. */
 void h_skip_without_pg(void);
 
+/* ---- the usual fixture: a temporary directory, barman_home and the configuration file in it ---- */
+
+/* *tmp a new temporary directory; *home = <tmp>/home and *conf = <tmp>/<conf_name>, paths only (new strings). */
+void h_fixture_dirs(char **tmp, char **home, char **conf, const char *conf_name);
+/* Group teardown: destroy pg (may be NULL), remove tmp (may be NULL), free tmp, home and conf. */
+void h_fixture_drop(struct h_pg *pg, char *tmp, char *home, char *conf);
+
 /* ---- the configuration file ---- */
 
 /*
@@ -63,6 +70,8 @@ char *h_incoming_dir(const char *home, const char *server);
  */
 struct h_pg *h_pg_start_archiving(const char *incoming, const char *extra_conf);
 
+/* SQL (printf format) as the superuser in database postgres: trimmed output (caller frees); fails the test on error. */
+char *h_pg_sqlf(struct h_pg *pg, const char *fmt, ...) BR_PRINTF(2, 3);
 /* A number from SQL on pg (the first column of the first row); -1 when psql fails. */
 long h_pg_sql_long(struct h_pg *pg, const char *sql);
 /* Wait (up to 60 s, every 100 ms) until pg_stat_archiver's archived_count reaches target. */

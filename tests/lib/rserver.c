@@ -11,13 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
 #include "barrel/mem.h"
 #include "harness.h"
 #include "rserver.h"
+#include "spawn.h"
 
 #define RS_PG_BIN "/usr/lib/postgresql/15/bin"
 #define RS_MAX    16
@@ -125,12 +125,11 @@ h_rserver_wait_for(const struct h_rserver *rs, const char *query, const char *wa
     for (int i = 0; i < tries; i++) {
         char *out = h_rserver_sql(rs, "postgres", query);
         int done = out != NULL && strcmp(out, want) == 0;
-        struct timespec ts = {0, 100 * 1000 * 1000L};
 
         free(out);
         if (done)
             return 0;
-        nanosleep(&ts, NULL);
+        h_sleep_ms(100);
     }
     return -1;
 }
