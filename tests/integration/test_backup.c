@@ -86,9 +86,7 @@ group_setup(void **state)
     *state = fx;
     if (!h_pg_available())
         return 0;
-    fx->tmp = h_mkdtemp();
-    fx->home = br_asprintf("%s/home", fx->tmp);
-    fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
+    h_fixture_dirs(&fx->tmp, &fx->home, &fx->conf, "barrel.conf");
     fx->tbs = br_asprintf("%s/tbs1", fx->tmp);
     incoming = h_incoming_dir(fx->home, "pg");
     r = h_sh("mkdir -p '%s'", fx->tbs);
@@ -140,12 +138,7 @@ group_teardown(void **state)
 {
     struct fixture *fx = *state;
 
-    h_pg_destroy(fx->pg);
-    if (fx->tmp != NULL)
-        h_rmtree(fx->tmp);
-    free(fx->tmp);
-    free(fx->home);
-    free(fx->conf);
+    h_fixture_drop(fx->pg, fx->tmp, fx->home, fx->conf);
     free(fx->tbs);
     free(fx->first_id);
     free(fx->first_sums);

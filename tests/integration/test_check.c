@@ -41,9 +41,7 @@ group_setup(void **state)
     fx->pg = h_pg_start(NULL);
     if (fx->pg == NULL)
         return 0;   /* each test asserts on it */
-    fx->tmp = h_mkdtemp();
-    fx->home = br_asprintf("%s/home", fx->tmp);
-    fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
+    h_fixture_dirs(&fx->tmp, &fx->home, &fx->conf, "barrel.conf");
     conninfo = h_pg_conninfo(fx->pg);
     repl = h_pg_repl_conninfo(fx->pg);
     text = br_asprintf("[pg]\n"
@@ -66,11 +64,7 @@ group_teardown(void **state)
 {
     struct fixture *fx = *state;
 
-    h_pg_destroy(fx->pg);
-    h_rmtree(fx->tmp);
-    free(fx->tmp);
-    free(fx->home);
-    free(fx->conf);
+    h_fixture_drop(fx->pg, fx->tmp, fx->home, fx->conf);
     free(fx);
     return 0;
 }

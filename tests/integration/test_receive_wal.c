@@ -357,9 +357,7 @@ group_setup(void **state)
     fx->pg = h_pg_start("wal_keep_size = '8GB'\nmax_wal_size = '1GB'\nhot_standby = on\n");
     if (fx->pg == NULL)
         return 0;
-    fx->tmp = h_mkdtemp();
-    fx->home = br_asprintf("%s/home", fx->tmp);
-    fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
+    h_fixture_dirs(&fx->tmp, &fx->home, &fx->conf, "barrel.conf");
     mkdir(fx->home, 0700);
     write_config(fx);
     {
@@ -379,12 +377,7 @@ group_teardown(void **state)
 
     kill_children();
     h_pg_destroy(fx->standby);
-    h_pg_destroy(fx->pg);
-    if (fx->tmp)
-        h_rmtree(fx->tmp);
-    free(fx->tmp);
-    free(fx->home);
-    free(fx->conf);
+    h_fixture_drop(fx->pg, fx->tmp, fx->home, fx->conf);
     free(fx);
     return 0;
 }

@@ -50,9 +50,7 @@ group_setup(void **state)
     struct h_result r;
 
     *state = fx;
-    fx->tmp = h_mkdtemp();
-    fx->home = br_asprintf("%s/home", fx->tmp);
-    fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
+    h_fixture_dirs(&fx->tmp, &fx->home, &fx->conf, "barrel.conf");
     fx->prom = br_asprintf("%s/textfile/barrel.prom", fx->tmp);
     incoming = h_incoming_dir(fx->home, "pg");
     r = h_sh("mkdir -p '%s/textfile' && cp -a '%s/backup-tar-complete/pgz' '%s/pgz'", fx->tmp, h_fixtures_dir(),
@@ -108,11 +106,7 @@ group_teardown(void **state)
 {
     struct fixture *fx = *state;
 
-    h_pg_destroy(fx->pg);
-    h_rmtree(fx->tmp);
-    free(fx->tmp);
-    free(fx->home);
-    free(fx->conf);
+    h_fixture_drop(fx->pg, fx->tmp, fx->home, fx->conf);
     free(fx->prom);
     free(fx->backup_id);
     free(fx);

@@ -77,9 +77,7 @@ setup(void **state)
     struct fixture *fx = br_calloc(1, sizeof(*fx));
     char *user = h_current_user(), *src, *dst, *text;
 
-    fx->tmp = h_mkdtemp();
-    fx->home = br_asprintf("%s/home", fx->tmp);
-    fx->conf = br_asprintf("%s/barman.conf", fx->tmp);
+    h_fixture_dirs(&fx->tmp, &fx->home, &fx->conf, "barman.conf");
     mkdir(fx->home, 0700);
     /* catalog/pg holds xlog.db beside base/; Barman keeps it in wals/ */
     src = br_asprintf("%s/catalog/pg", h_fixtures_dir());
@@ -103,11 +101,7 @@ teardown(void **state)
 {
     struct fixture *fx = *state;
 
-    h_pg_destroy(fx->pg);
-    h_rmtree(fx->tmp);
-    free(fx->tmp);
-    free(fx->home);
-    free(fx->conf);
+    h_fixture_drop(fx->pg, fx->tmp, fx->home, fx->conf);
     free(fx);
     return 0;
 }

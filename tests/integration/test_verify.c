@@ -32,9 +32,7 @@ setup(void **state)
     struct fixture *fx = br_calloc(1, sizeof(*fx));
     char *user = h_current_user(), *src;
 
-    fx->tmp = h_mkdtemp();
-    fx->home = br_asprintf("%s/home", fx->tmp);
-    fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
+    h_fixture_dirs(&fx->tmp, &fx->home, &fx->conf, "barrel.conf");
     fx->backup = br_asprintf("%s/pgz/base/" BID, fx->home);
     mkdir(fx->home, 0700);
     src = br_asprintf("%s/backup-tar-complete/pgz", h_fixtures_dir());

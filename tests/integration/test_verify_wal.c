@@ -88,9 +88,7 @@ group_setup(void **state)
     *state = fx;
     if (!h_pg_available())
         return 0;
-    fx->tmp = h_mkdtemp();
-    fx->home = br_asprintf("%s/home", fx->tmp);
-    fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
+    h_fixture_dirs(&fx->tmp, &fx->home, &fx->conf, "barrel.conf");
     fx->copy = br_asprintf("%s/copy", fx->tmp);
     incoming = h_incoming_dir(fx->home, "pg");
     fx->pg = h_pg_start_archiving(incoming, NULL);
@@ -133,12 +131,7 @@ group_teardown(void **state)
 {
     struct fixture *fx = *state;
 
-    h_pg_destroy(fx->pg);
-    if (fx->tmp != NULL)
-        h_rmtree(fx->tmp);
-    free(fx->tmp);
-    free(fx->home);
-    free(fx->conf);
+    h_fixture_drop(fx->pg, fx->tmp, fx->home, fx->conf);
     free(fx->copy);
     free(fx->sysid);
     free(fx);

@@ -98,9 +98,7 @@ setup(void **state)
 {
     struct fx *fx = br_calloc(1, sizeof(*fx));
 
-    fx->tmp = h_mkdtemp();
-    fx->home = br_asprintf("%s/home", fx->tmp);
-    fx->conf = br_asprintf("%s/barman.conf", fx->tmp);
+    h_fixture_dirs(&fx->tmp, &fx->home, &fx->conf, "barman.conf");
     sh_ok("mkdir -p %s/pg/incoming %s/pg/streaming %s/pgtl/wals", fx->home, fx->home, fx->home);
     write_conf(fx, NULL);
     *state = fx;

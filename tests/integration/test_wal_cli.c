@@ -56,9 +56,7 @@ setup(void **state)
         free(abs_bin);
         skip();
     }
-    fx->tmp = h_mkdtemp();
-    fx->home = br_asprintf("%s/home", fx->tmp);
-    fx->conf = br_asprintf("%s/barman.conf", fx->tmp);
+    h_fixture_dirs(&fx->tmp, &fx->home, &fx->conf, "barman.conf");
     fx->spool = br_asprintf("%s/spool", fx->tmp);
     text = br_asprintf("log_file = %s/barman.log\n", fx->tmp);
     h_write_conf(fx->conf, fx->home, user, text,
