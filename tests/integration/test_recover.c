@@ -42,6 +42,7 @@
 #include "catalog_setup.h"
 #include "harness.h"
 #include "rserver.h"
+#include "spawn.h"
 
 #define N_ROWS_ARCHIVED 10
 #define N_ROWS 12
@@ -61,33 +62,6 @@ struct fixture {
 };
 
 /* ---- helpers ---- */
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static char *
-sql(struct h_pg *pg, const char *fmt, ...) BR_PRINTF(2, 3);
-
-static char *
-sql(struct h_pg *pg, const char *fmt, ...)
-{
-    va_list ap;
-    char *text, *out;
-
-    va_start(ap, fmt);
-    text = br_vasprintf(fmt, ap);
-    va_end(ap);
-    out = h_pg_sql(pg, "postgres", text);
-    if (out == NULL)
-        fail_msg("SQL failed: %s", text);
-    free(text);
-    return out;
-}
 
 #define BARREL(fx, ...) H_BARREL((fx)->conf, __VA_ARGS__)
 
@@ -122,7 +96,7 @@ wait_flushed(struct h_pg *pg, const char *app, const char *lsn)
         free(q);
         if (ok)
             return 0;
-        sleep_ms(100);
+        h_sleep_ms(100);
     }
     return -1;
 }
@@ -131,7 +105,7 @@ wait_flushed(struct h_pg *pg, const char *app, const char *lsn)
 static void
 switch_and_archive(struct fixture *fx)
 {
-    char *seg = sql(fx->pg, "SELECT pg_walfile_name(pg_switch_wal())");
+    char *seg = h_pg_sqlf(fx->pg, "SELECT pg_walfile_name(pg_switch_wal())");
     struct h_result r;
 
     if (h_pg_wait_archived(fx->pg, seg, 100) != 0)
@@ -146,8 +120,8 @@ switch_and_archive(struct fixture *fx)
 static void
 commit_row(struct fixture *fx, int id)
 {
-    char *out = sql(fx->pg, "INSERT INTO pitr VALUES (%d, 'row %d') RETURNING pg_current_xact_id()", id, id);
-    char *after = sql(fx->pg, "SELECT clock_timestamp()::text || '|' || pg_current_wal_insert_lsn()::text");
+    char *out = h_pg_sqlf(fx->pg, "INSERT INTO pitr VALUES (%d, 'row %d') RETURNING pg_current_xact_id()", id, id);
+    char *after = h_pg_sqlf(fx->pg, "SELECT clock_timestamp()::text || '|' || pg_current_wal_insert_lsn()::text");
     char *bar = strchr(after, '|');
 
     assert_non_null(bar);
@@ -157,7 +131,7 @@ commit_row(struct fixture *fx, int id)
     snprintf(fx->rows[id].lsn_after, sizeof(fx->rows[id].lsn_after), "%s", bar + 1);
     free(out);
     free(after);
-    sleep_ms(20);
+    h_sleep_ms(20);
 }
 
 static char *
@@ -188,9 +162,7 @@ group_setup(void **state)
     *state = fx;
     if (!h_pg_available())
         return 0;
-    fx->tmp = h_mkdtemp();
-    fx->home = br_asprintf("%s/home", fx->tmp);
-    fx->conf = br_asprintf("%s/barrel.conf", fx->tmp);
+    h_fixture_dirs(&fx->tmp, &fx->home, &fx->conf, "barrel.conf");
     fx->tbs = br_asprintf("%s/tbs1", fx->tmp);
     incoming = h_incoming_dir(fx->home, "pg");
     r = h_sh("mkdir -p '%s'", fx->tbs);
@@ -233,19 +205,19 @@ group_setup(void **state)
 
     /* data: a table in the tablespace, the PITR table in the main one */
     text = br_asprintf("CREATE TABLESPACE ts1 LOCATION '%s'", fx->tbs);
-    free(sql(fx->pg, "%s", text));
+    free(h_pg_sqlf(fx->pg, "%s", text));
     free(text);
-    free(sql(fx->pg, "CREATE TABLE ts_data (id int, v text) TABLESPACE ts1; "
+    free(h_pg_sqlf(fx->pg, "CREATE TABLE ts_data (id int, v text) TABLESPACE ts1; "
                      "INSERT INTO ts_data SELECT g, md5(g::text) FROM generate_series(1, 2500) g; "
                      "CREATE TABLE pitr (id int PRIMARY KEY, label text)"));
 
     fx->backup1 = take_backup(fx);
     for (int i = 1; i <= 3; i++)
         commit_row(fx, i);
-    free(sql(fx->pg, "SELECT pg_create_restore_point('rp_mid')"));
+    free(h_pg_sqlf(fx->pg, "SELECT pg_create_restore_point('rp_mid')"));
     for (int i = 4; i <= 5; i++)
         commit_row(fx, i);
-    sleep_ms(1100);   /* backup ids have a one-second resolution */
+    h_sleep_ms(1100);   /* backup ids have a one-second resolution */
     fx->backup2 = take_backup(fx);
     for (int i = 6; i <= N_ROWS_ARCHIVED; i++)
         commit_row(fx, i);
@@ -268,12 +240,7 @@ group_teardown(void **state)
         kill(fx->receiver, SIGTERM);
         waitpid(fx->receiver, NULL, 0);
     }
-    h_pg_destroy(fx->pg);
-    if (fx->tmp != NULL)
-        h_rmtree(fx->tmp);
-    free(fx->tmp);
-    free(fx->home);
-    free(fx->conf);
+    h_fixture_drop(fx->pg, fx->tmp, fx->home, fx->conf);
     free(fx->tbs);
     free(fx->backup1);
     free(fx->backup2);
@@ -409,7 +376,7 @@ test_recover_background_wal(void **state)
 
     /* the stager ends by itself, its work done: no marker left */
     for (int i = 0; i < 600 && stager_alive(pid); i++)
-        sleep_ms(100);
+        h_sleep_ms(100);
     assert_false(stager_alive(pid));
     r = h_sh("cd '%s' && test ! -e barman_wal/.barrel-pending && ls barman_wal | grep -c '^0000000100000000000000'",
              dest);
@@ -547,11 +514,11 @@ test_recover_standby(void **state)
     assert_non_null(rs);
     for (int i = 0; i < 300 && !streaming; i++) {
         free(out);
-        out = sql(fx->pg, "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'rebuilt_standby' AND "
+        out = h_pg_sqlf(fx->pg, "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'rebuilt_standby' AND "
                           "state = 'streaming'");
         streaming = strcmp(out, "1") == 0;
         if (!streaming)
-            sleep_ms(100);
+            h_sleep_ms(100);
     }
     free(out);
     if (!streaming) {
@@ -562,8 +529,8 @@ test_recover_standby(void **state)
     assert_string_equal(out, "t");
     free(out);
     /* a row committed now on the primary reaches the standby */
-    free(sql(fx->pg, "INSERT INTO pitr VALUES (100, 'after the standby')"));
-    free(sql(fx->pg, "DELETE FROM pitr WHERE id = 100"));
+    free(h_pg_sqlf(fx->pg, "INSERT INTO pitr VALUES (100, 'after the standby')"));
+    free(h_pg_sqlf(fx->pg, "DELETE FROM pitr WHERE id = 100"));
     h_rserver_stop(rs);
     free(conninfo);
     free(reloc);

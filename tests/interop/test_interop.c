@@ -54,6 +54,7 @@
 #include "catalog_setup.h"
 #include "harness.h"
 #include "rserver.h"
+#include "spawn.h"
 
 #define BARMAN_BIN  "/usr/bin/barman"
 #define PG_BIN      "/usr/lib/postgresql/15/bin"
@@ -81,33 +82,6 @@ static pid_t g_receiver;
 static char *g_lock_dir;
 
 /* ---------------------------------------------------------------- helpers */
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static char *
-sql(struct h_pg *pg, const char *fmt, ...) BR_PRINTF(2, 3);
-
-static char *
-sql(struct h_pg *pg, const char *fmt, ...)
-{
-    va_list ap;
-    char *text, *out;
-
-    va_start(ap, fmt);
-    text = br_vasprintf(fmt, ap);
-    va_end(ap);
-    out = h_pg_sql(pg, "postgres", text);
-    if (out == NULL)
-        fail_msg("SQL failed: %s", text);
-    free(text);
-    return out;
-}
 
 /* Run barrel or Barman (tool = h_barrel_bin() or BARMAN_BIN) with -c CONF (NULL: the fixture's) and args. */
 static struct h_result
@@ -173,7 +147,7 @@ stop_receiver(void)
     if (g_receiver > 0) {
         kill(-g_receiver, SIGTERM);
         for (int i = 0; i < 100 && waitpid(g_receiver, NULL, WNOHANG) == 0; i++)
-            sleep_ms(50);
+            h_sleep_ms(50);
         kill(-g_receiver, SIGKILL);
         waitpid(g_receiver, NULL, 0);
         g_receiver = 0;
@@ -232,11 +206,11 @@ commit_row(struct fixture *fx, int id)
 {
     char *out;
 
-    free(sql(fx->pg, "INSERT INTO pitr VALUES (%d, 'row %d')", id, id));
-    out = sql(fx->pg, "SELECT clock_timestamp()::text");
+    free(h_pg_sqlf(fx->pg, "INSERT INTO pitr VALUES (%d, 'row %d')", id, id));
+    out = h_pg_sqlf(fx->pg, "SELECT clock_timestamp()::text");
     snprintf(fx->time_after[id], sizeof(fx->time_after[id]), "%s", out);
     free(out);
-    sleep_ms(30);
+    h_sleep_ms(30);
 }
 
 /* Switch to a new segment (after a little WAL) and wait until archive_command took the old one. */
@@ -245,8 +219,8 @@ switch_and_wait(struct fixture *fx)
 {
     char *seg;
 
-    free(sql(fx->pg, "CREATE TABLE IF NOT EXISTS filler (v int); INSERT INTO filler VALUES (1)"));
-    seg = sql(fx->pg, "SELECT pg_walfile_name(pg_switch_wal())");
+    free(h_pg_sqlf(fx->pg, "CREATE TABLE IF NOT EXISTS filler (v int); INSERT INTO filler VALUES (1)"));
+    seg = h_pg_sqlf(fx->pg, "SELECT pg_walfile_name(pg_switch_wal())");
     if (h_pg_wait_archived(fx->pg, seg, 50) != 0)
         fail_msg("segment %s was not archived", seg);
     return seg;
@@ -262,7 +236,7 @@ wait_streamed(struct fixture *fx, const char *seg)
     for (int i = 0; i < 600 && !found; i++) {
         found = access(path, F_OK) == 0;
         if (!found)
-            sleep_ms(50);
+            h_sleep_ms(50);
     }
     if (!found)
         fail_msg("Barman's receive-wal did not close %s", seg);
@@ -300,7 +274,7 @@ barrel_backup(struct fixture *fx, const char *server, char *id)
     ok(BARREL(fx, "backup", server), what);
     newest_id(fx, server, id);
     free(what);
-    sleep_ms(1100);   /* backup ids have a one-second resolution */
+    h_sleep_ms(1100);   /* backup ids have a one-second resolution */
 }
 
 static void
@@ -311,7 +285,7 @@ barman_backup(struct fixture *fx, const char *server, char *id)
     ok(BARMAN(fx, "backup", "--wait", server), what);
     newest_id(fx, server, id);
     free(what);
-    sleep_ms(1100);
+    h_sleep_ms(1100);
 }
 
 /* Rewrite "key = old" as "key = new" in section [server] of the configuration. */
@@ -404,12 +378,12 @@ start_barman_receiver(struct fixture *fx)
     free(log);
     /* streaming: the slot shows up active */
     for (int i = 0; i < 600; i++) {
-        char *n = sql(fx->pg, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'interop_bmp' AND active");
+        char *n = h_pg_sqlf(fx->pg, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'interop_bmp' AND active");
         int up = strcmp(n, "1") == 0;
         free(n);
         if (up)
             return;
-        sleep_ms(50);
+        h_sleep_ms(50);
     }
     fail_msg("Barman's receive-wal did not start streaming");
 }
@@ -513,7 +487,7 @@ group_setup(void **state)
     r = h_sh("mkdir -p %s/staging %s %s && chown -R %s %s", fx->tmp, fx->home, fx->raw, fx->user, fx->tmp);
     ok(r, "catalog directories");
     write_files(fx);
-    free(sql(fx->pg, "CREATE TABLE pitr (id int PRIMARY KEY, label text)"));
+    free(h_pg_sqlf(fx->pg, "CREATE TABLE pitr (id int PRIMARY KEY, label text)"));
     start_barman_receiver(fx);
     build_history(fx);
     return 0;
@@ -529,12 +503,7 @@ group_teardown(void **state)
         struct h_result r = BARMAN(fx, "receive-wal", "--stop", "bmp");
         h_result_free(&r);
     }
-    h_pg_destroy(fx->pg);
-    if (fx->tmp != NULL)
-        h_rmtree(fx->tmp);
-    free(fx->tmp);
-    free(fx->home);
-    free(fx->conf);
+    h_fixture_drop(fx->pg, fx->tmp, fx->home, fx->conf);
     free(fx->raw);
     free(fx->user);
     free(fx->path_env);
@@ -977,7 +946,7 @@ test_operational_switch(void **state)
     archive_through(fx, BARMAN_BIN, 2, last);
 
     /* the archiver never failed */
-    out = sql(fx->pg, "SELECT failed_count FROM pg_stat_archiver");
+    out = h_pg_sqlf(fx->pg, "SELECT failed_count FROM pg_stat_archiver");
     assert_string_equal(out, "0");
     free(out);
 
