@@ -9,11 +9,17 @@
  *   - a cut in the middle of BASE_BACKUP: `backup` exits 1 with one error
  *     line, backup.info FAILED with the cause, the partial data removed,
  *     the earlier DONE backups and archived WAL intact (verify-backup);
+ *   - cuts at ten depths of one backup's traffic, from its first checks to
+ *     its last bytes: Barman's "impossible to start the backup" line when
+ *     the checks lose the server, else a FAILED backup as above, or, when
+ *     the cut comes after the last query the backup needed, a whole one that
+ *     verifies;
  *   - PostgreSQL stopped (pg_ctl stop -m fast) while the stream is frozen in
  *     the middle of BASE_BACKUP, then started again: the same, and the next
  *     backup succeeds;
  *   - receive-wal streaming through the proxy: every connection cut three
- *     times, then PostgreSQL restarted once, a segment switched after each;
+ *     times while it waits for WAL, twice in the middle of a 6 MB burst of
+ *     WAL, then PostgreSQL restarted once, a segment switched after each;
  *     the receiver reconnects by itself each time (with its back-off, the
  *     warnings in its output), stops cleanly, and archive-wal leaves
  *     xlog.db with every segment from the first streamed through the last
@@ -42,7 +48,8 @@
 
 #define CUT_AFTER_BYTES (4LL * 1024 * 1024)      /* well inside the base backup stream (~30 MB) */
 #define STREAM_TIMEOUT_MS 40000
-#define RECEIVER_CUTS 3
+#define RECEIVER_CUTS 3          /* cuts while the receiver waits for WAL */
+#define RECEIVER_BURST_CUTS 2    /* cuts while WAL streams */
 
 struct fixture {
     struct h_fenv *fe;
@@ -100,9 +107,10 @@ backup_field(const struct fixture *fx, const char *id, const char *key)
 }
 
 /*
- * After a backup that a fault interrupted: its status line and error, one
- * new backup FAILED with the cause, its data gone, the earlier DONE backups
- * and WAL all there and verified.
+ * After a backup that a fault interrupted: status 1 and one error line;
+ * one new backup FAILED with the cause, its data gone (or, when the fault
+ * came during the checks, no backup at all and Barman's "impossible to
+ * start" line); the earlier DONE backups and WAL all there and verified.
  */
 static void
 assert_failed_cleanly(const struct fixture *fx, const struct h_catalog *before, int status, const char *err_text,
@@ -114,6 +122,20 @@ assert_failed_cleanly(const struct fixture *fx, const struct h_catalog *before, 
     if (status != 1)
         fail_msg("backup %s: status %d, expected 1; stderr:\n%s", when, status, err_text);
     h_fenv_check_catalog(fx->fe, "pg", &after, when);
+    /* cut during the checks, before any backup.info: Barman's "impossible to start" line, nothing written */
+    if (after.n_backups == before->n_backups) {
+        const char *start = "ERROR: impossible to start the backup of server 'pg': ";
+
+        if (strncmp(err_text, start, strlen(start)) != 0 || strstr(err_text, "connection") == NULL
+            || strchr(err_text, '\n') == NULL || strchr(err_text, '\n')[1] != '\0')
+            fail_msg("backup %s created no backup; expected one line starting \"%s\" about the connection, got:\n%s",
+                     when, start, err_text);
+        if (after.n_done != before->n_done || after.n_wals < before->n_wals)
+            fail_msg("backups or WAL lost %s", when);
+        print_message("%s: %s", when, err_text);
+        h_catalog_free(&after);
+        return;
+    }
     if (after.n_backups != before->n_backups + 1)
         fail_msg("%zu backups %s, expected %zu", after.n_backups, when, before->n_backups + 1);
     id = newest_backup(fx);
@@ -246,6 +268,63 @@ test_network_cut_during_backup(void **state)
     h_catalog_free(&before);
 }
 
+/*
+ * Cuts at several depths of one backup's traffic (measured on a clean
+ * backup through the proxy): the connection checks, the start, the middle
+ * of the stream, its end, the stop. Each backup either fails cleanly (one
+ * line; FAILED with the cause when backup.info had been written), or, when
+ * the cut came after the last byte it needed, is whole and verifies.
+ */
+static void
+test_network_cut_sweep(void **state)
+{
+    struct fixture *fx = need_env(state);
+    /* bytes from the start (> 0) or before the end (<= 0) of the backup's traffic */
+    static const long long depths[] = {60, 400, 1500, 4000, 1000000, -200000, -3000, -300, -40, -5};
+    struct h_catalog before;
+    long long start, total;
+    int failed = 0, whole = 0;
+
+    start = h_proxy_bytes(fx->proxy);
+    h_ok("a clean backup through the proxy", h_fenv_barrel(fx->fe, NULL, "backup pg", NULL));
+    total = h_proxy_bytes(fx->proxy) - start;
+    print_message("one backup: %lld bytes from the server\n", total);
+    for (size_t i = 0; i < BR_ARRAY_LEN(depths); i++) {
+        long long at = depths[i] > 0 ? depths[i] : total + depths[i];
+        int cuts = h_proxy_cuts(fx->proxy);
+        char *when = br_asprintf("after a cut at %lld of %lld bytes", at, total);
+        struct h_result r;
+
+        h_fenv_check_catalog(fx->fe, "pg", &before, "before the backup");
+        h_proxy_cut_after(fx->proxy, at > 0 ? at : 1);
+        r = h_fenv_barrel(fx->fe, NULL, "backup pg", NULL);
+        h_proxy_cut_after(fx->proxy, 1LL << 62);
+        print_message("%s: status %d, %s", when, r.status,
+                      r.status != 0 ? r.err
+                      : h_proxy_cuts(fx->proxy) == cuts ? "backup whole (it ended before that byte)\n"
+                                                        : "backup whole (cut after its last query)\n");
+        if (r.status == 0) {
+            struct h_catalog after;
+
+            h_fenv_check_catalog(fx->fe, "pg", &after, when);
+            if (after.n_backups != before.n_backups + 1)
+                fail_msg("backup succeeded %s but made no backup", when);
+            h_fenv_verify_done(fx->fe, "pg", &after, when);
+            whole++;
+            h_catalog_free(&after);
+        } else {
+            if (h_proxy_cuts(fx->proxy) == cuts)
+                fail_msg("backup failed %s, but nothing was cut: %s", when, r.err);
+            assert_failed_cleanly(fx, &before, r.status, r.err, when);
+            failed++;
+        }
+        h_result_free(&r);
+        h_catalog_free(&before);
+        free(when);
+    }
+    print_message("cut sweep: %d failed cleanly, %d whole\n", failed, whole);
+}
+
 /* ---- PostgreSQL stopped during backup ---- */
 
 static void
@@ -314,6 +393,19 @@ test_network_receive_wal(void **state)
         free(h_fenv_stream_switch(fx->fe, "stream", pid, STREAM_TIMEOUT_MS, when));
         free(when);
     }
+    /* cuts in the middle of a burst of WAL (6 MB of rows), not at an idle moment */
+    for (int i = 0; i < RECEIVER_BURST_CUTS; i++) {
+        char *when = br_asprintf("after a cut in the middle of burst %d", i + 1);
+        int cuts = h_proxy_cuts(fx->proxy);
+
+        h_proxy_cut_after(fx->proxy, (long long) (i + 1) * 1024 * 1024);
+        free(h_fenv_sql(fx->fe, "INSERT INTO marks SELECT g, repeat('y', 1500) FROM generate_series(1, 4000) g"));
+        free(h_fenv_stream_switch(fx->fe, "stream", pid, STREAM_TIMEOUT_MS, when));
+        if (h_proxy_cuts(fx->proxy) == cuts)
+            fail_msg("the burst of WAL passed without the cut %s", when);
+        free(when);
+    }
+    h_proxy_cut_after(fx->proxy, 1LL << 62);
     if (h_pg_restart(fx->fe->pg) != 0)
         fail_msg("pg_ctl restart failed");
     closed = h_fenv_stream_switch(fx->fe, "stream", pid, STREAM_TIMEOUT_MS, "after the restart");
@@ -321,11 +413,18 @@ test_network_receive_wal(void **state)
     h_fenv_receiver_stop(fx->fe, "stream", pid, "after the cuts and the restart");
     log = h_fenv_receiver_log(fx->fe, "stream");
     reconnects = count_substr(log, "; reconnecting in ");
-    print_message("receive-wal: %d cuts and a restart, %d reconnections, %s .. %s streamed\n", RECEIVER_CUTS,
-                  reconnects, first, closed);
-    if (reconnects < RECEIVER_CUTS + 1)
+    print_message("receive-wal: %d cuts and a restart, %d reconnections, %s .. %s streamed\n",
+                  RECEIVER_CUTS + RECEIVER_BURST_CUTS, reconnects, first, closed);
+    for (const char *line = log; line != NULL && *line != '\0';) {
+        size_t len = strcspn(line, "\n");
+
+        if (memmem(line, len, "reconnecting in", 15) != NULL)
+            print_message("  %.*s\n", (int) len, line);
+        line += len + (line[len] == '\n');
+    }
+    if (reconnects < RECEIVER_CUTS + RECEIVER_BURST_CUTS + 1)
         fail_msg("receive-wal reconnected %d times, expected at least %d; its output:\n%s", reconnects,
-                 RECEIVER_CUTS + 1, log);
+                 RECEIVER_CUTS + RECEIVER_BURST_CUTS + 1, log);
 
     h_ok("archive-wal stream", h_fenv_barrel(fx->fe, NULL, "archive-wal stream", NULL));
     h_fenv_check_catalog(fx->fe, "stream", &cat, "after receive-wal through cuts and a restart");
@@ -345,6 +444,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_network_cut_during_backup, test_teardown),
+        cmocka_unit_test_teardown(test_network_cut_sweep, test_teardown),
         cmocka_unit_test_teardown(test_network_pg_stop_during_backup, test_teardown),
         cmocka_unit_test_teardown(test_network_receive_wal, test_teardown),
     };

@@ -104,15 +104,14 @@ cut_all(struct h_proxy *p)
 {
     int n = 0;
 
-    for (int i = 0; i < PROXY_MAX_CONNS; i++) {
-        if (p->conns[i].client >= 0) {
-            conn_close(p, &p->conns[i], 1);
-            n++;
-        }
-    }
+    for (int i = 0; i < PROXY_MAX_CONNS; i++)
+        n += p->conns[i].client >= 0;
+    /* counted before the resets: a client that sees one and exits at once must find the cut counted */
     pthread_mutex_lock(&p->mu);
     p->cuts += n;
     pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < PROXY_MAX_CONNS; i++)
+        conn_close(p, &p->conns[i], 1);
     return n;
 }
 
