@@ -52,12 +52,21 @@ struct walrecv_sink {
 typedef void (*walrecv_notice_fn)(void *arg, const char *message);
 
 #define WALRECV_STATUS_INTERVAL_MS 10000   /* pg_receivewal's --status-interval default */
+
+/*
+ * 1 when synchronous_standby_names (any of its forms: "a, b", "FIRST 1 (a, b)",
+ * "ANY 2 (a, \"B\")", "*") lists application_name `name`, compared as
+ * PostgreSQL does (case-insensitively); then receive-wal must run as a
+ * synchronous standby (pg_receivewal --synchronous, as Barman does).
+ */
+int walrecv_standby_listed(const char *standby_names, const char *name);
 #define WALRECV_POLL_MS 1000               /* longest wait before the stop flag is looked at again */
 
 struct walrecv_options {
     const char *slot_name;             /* NULL: stream without a slot */
     uint32_t segment_size;             /* the server's wal_segment_size */
     int status_interval_ms;            /* 0: WALRECV_STATUS_INTERVAL_MS */
+    int synchronous;                   /* flush and report after every burst of WAL (a synchronous standby) */
     volatile sig_atomic_t *stop;       /* set by a signal handler; the loop ends cleanly when non-zero */
     walrecv_notice_fn notice;          /* may be NULL */
     void *notice_arg;

@@ -344,6 +344,21 @@ session(struct receiver *rv, int first, int *started, struct br_error *err)
     rv->writer = segment_writer_new(srv->streaming_wals_directory, rv->segment_size, stream_notice, rv);
     opts.slot_name = srv->slot_name;
     opts.segment_size = rv->segment_size;
+    /* listed in synchronous_standby_names: a synchronous standby (Barman passes --synchronous then) */
+    {
+        char *names = NULL;
+        struct br_error e;
+
+        br_error_clear(&e);
+        if (pgconn_query_value(conn, "SHOW synchronous_standby_names", &names, &e) == 0)
+            opts.synchronous = walrecv_standby_listed(names, srv->streaming_archiver_name);
+        else
+            br_log_warning("could not read synchronous_standby_names: %s", e.msg);
+        if (opts.synchronous)
+            br_log_info("%s: '%s' is in synchronous_standby_names: each write is flushed and confirmed at once",
+                        srv->name, srv->streaming_archiver_name);
+        free(names);
+    }
     opts.stop = &g_stop_signal;
     opts.notice = stream_notice;
     opts.notice_arg = rv;

@@ -24,6 +24,8 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -295,6 +297,17 @@ copy_stream(PGconn *pc, const struct walrecv_options *opts, const struct walrecv
         }
 
         r = PQgetCopyData(pc, &buf, 1);
+        /*
+         * A synchronous standby: once the burst the server sent is written,
+         * make it durable and say so at once, or every commit waits for the
+         * next status interval (pg_receivewal --synchronous does the same).
+         */
+        if (r == 0 && opts->synchronous && sink->flushed(sink->arg) < st->blockpos) {
+            if (send_status(pc, sink, st, 1, err) != 0)
+                return -1;
+            last_status = monotonic_ms();
+            continue;
+        }
         if (r == 0) {
             int64_t until_status = last_status + interval - monotonic_ms();
             int timeout = until_status < WALRECV_POLL_MS ? (int) (until_status > 0 ? until_status : 0)
@@ -637,4 +650,68 @@ walrecv_drop_slot(struct pgconn *conn, const char *slot_name, struct br_error *e
 {
     return slot_command(conn, "DROP_REPLICATION_SLOT", slot_name, "", SQLSTATE_UNDEFINED_OBJECT,
                         WALRECV_SLOT_MISSING, SQLSTATE_OBJECT_IN_USE, WALRECV_SLOT_IN_USE, err);
+}
+
+/* PostgreSQL's NAMEDATALEN - 1: application_name is cut there */
+#define NAMEDATALEN_MAX 63
+
+/* One name of the list, trimmed and unquoted, against name (PostgreSQL compares them case-insensitively). */
+static int
+standby_name_matches(const char *item, size_t len, const char *name)
+{
+    char unq[NAMEDATALEN_MAX + 1];
+    size_t n = 0;
+
+    while (len > 0 && isspace((unsigned char) item[0]))
+        item++, len--;
+    while (len > 0 && isspace((unsigned char) item[len - 1]))
+        len--;
+    if (len == 1 && item[0] == '*')
+        return 1;
+    if (len >= 2 && item[0] == '"' && item[len - 1] == '"') {
+        for (size_t i = 1; i + 1 < len && n < NAMEDATALEN_MAX; i++) {
+            unq[n++] = item[i];
+            if (item[i] == '"' && i + 2 < len && item[i + 1] == '"')
+                i++;   /* "" stands for " */
+        }
+    } else {
+        for (size_t i = 0; i < len && n < NAMEDATALEN_MAX; i++)
+            unq[n++] = item[i];
+    }
+    unq[n] = '\0';
+    return n > 0 && strcasecmp(unq, name) == 0;
+}
+
+int
+walrecv_standby_listed(const char *standby_names, const char *name)
+{
+    const char *list = standby_names, *end, *open;
+
+    if (standby_names == NULL || name == NULL)
+        return 0;
+    /* "FIRST n (...)", "ANY n (...)", "n (...)": the names are inside the parentheses */
+    open = strchr(standby_names, '(');
+    if (open != NULL) {
+        list = open + 1;
+        end = strrchr(list, ')');
+        if (end == NULL)
+            return 0;
+    } else {
+        end = standby_names + strlen(standby_names);
+    }
+    while (list < end) {
+        const char *comma = list;
+        int quoted = 0;
+
+        /* the next comma outside double quotes */
+        while (comma < end && (quoted || *comma != ',')) {
+            if (*comma == '"')
+                quoted = !quoted;
+            comma++;
+        }
+        if (standby_name_matches(list, (size_t) (comma - list), name))
+            return 1;
+        list = comma + 1;
+    }
+    return 0;
 }

@@ -526,6 +526,39 @@ test_walrecv_build_status(void **state)
     assert_true(walrecv_now_us() > INT64_C(631152000000000));
 }
 
+/* synchronous_standby_names in each of PostgreSQL's forms, matched as PostgreSQL matches application_name. */
+static void
+test_walrecv_standby_listed(void **state)
+{
+    static const struct {
+        const char *names;
+        int listed;
+    } cases[] = {
+        {"", 0},
+        {"barman_receive_wal", 1},
+        {"BARMAN_RECEIVE_WAL", 1},                          /* case-insensitive, as syncrep.c */
+        {"other, barman_receive_wal", 1},
+        {"other,barman_receive_wal ", 1},
+        {"*", 1},
+        {"other, *", 1},
+        {"FIRST 1 (other, barman_receive_wal)", 1},
+        {"ANY 2 (\"barman_receive_wal\", other)", 1},
+        {"2 (a, b)", 0},
+        {"barman_receive_wal_2", 0},
+        {"barman", 0},
+        {"\"barman_receive_wal, x\"", 0},                  /* one quoted name with a comma in it */
+        {"FIRST 1 (other", 0},                              /* unbalanced: nothing matches */
+        {"\"a\"\"b\"", 0},
+    };
+    (void) state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (walrecv_standby_listed(cases[i].names, "barman_receive_wal") != cases[i].listed)
+            fail_msg("'%s': expected %d", cases[i].names, cases[i].listed);
+    assert_int_equal(walrecv_standby_listed("\"a\"\"b\"", "a\"b"), 1);
+    assert_int_equal(walrecv_standby_listed(NULL, "x"), 0);
+}
+
 int
 main(void)
 {
@@ -541,6 +574,7 @@ main(void)
         cmocka_unit_test(test_walrecv_handle_keepalive),
         cmocka_unit_test(test_walrecv_handle_bad_messages),
         cmocka_unit_test(test_walrecv_build_status),
+        cmocka_unit_test(test_walrecv_standby_listed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
