@@ -24,6 +24,7 @@
 #include "barrel/stage.h"
 #include "harness.h"
 #include "sshd.h"
+#include "tcpproxy.h"
 
 static struct h_sshd *g_sshd;
 static char *g_old_home;
@@ -298,6 +299,48 @@ test_session_auth_failures(void **state)
     assert_null(open_with(cmd, &err));
     assert_string_equal(err.msg, "could not connect to 127.0.0.1 port 1: Connection refused");
     free(cmd);
+}
+
+/*
+ * A server that takes passwords only: without -o PasswordAuthentication=yes
+ * barrel does not send one (and says how to); with it, only the password
+ * from BARREL_SSH_PASSWORD, never a prompt.
+ */
+static void
+test_session_password_only_server(void **state)
+{
+    struct br_error err;
+    char *cmd, *want;
+    (void) state;
+    NEED_SSHD();
+
+    assert_int_equal(h_sshd_reconfigure(g_sshd, "PubkeyAuthentication no\nPasswordAuthentication yes\n"), 0);
+    unsetenv(REMOTE_PASSWORD_ENV);
+
+    assert_null(open_with(NULL, &err));
+    want = br_asprintf("authentication as '%s' to %s@[127.0.0.1]:%d failed", g_sshd->user, g_sshd->user,
+                       g_sshd->port);
+    assert_string_equal(err.msg, want);
+    free(want);
+    assert_string_equal(err.detail, "Tried: nothing usable. The server accepts: password.");
+    assert_string_equal(err.hint, "The server does not accept public keys; barrel uses a password only with -o "
+                                  "PasswordAuthentication=yes and the password in " REMOTE_PASSWORD_ENV ".");
+
+    cmd = br_asprintf("ssh -o PasswordAuthentication=yes -p %d %s@127.0.0.1", g_sshd->port, g_sshd->user);
+    assert_null(open_with(cmd, &err));
+    assert_string_equal(err.detail, "Tried: password (not tried: " REMOTE_PASSWORD_ENV " is not set). "
+                                    "The server accepts: password.");
+    /* a wrong password: tried once, refused, and the password itself is nowhere in the message */
+    setenv(REMOTE_PASSWORD_ENV, "not-the-password-4711", 1);
+    assert_null(open_with(cmd, &err));
+    unsetenv(REMOTE_PASSWORD_ENV);
+    assert_string_equal(err.detail, "Tried: password (refused). The server accepts: password.");
+    assert_null(strstr(err.msg, "4711"));
+    assert_null(strstr(err.hint, "4711"));
+    free(cmd);
+
+    assert_int_equal(h_sshd_reconfigure(g_sshd, NULL), 0);
+    remote_session_close(open_ok());
 }
 
 /* Public-key authentication through ssh-agent, with no key file in ~/.ssh. */
@@ -585,6 +628,61 @@ test_sftp_extract_tar_zst(void **state)
     cleanup_dir(dir);
 }
 
+/*
+ * The connection dies in the middle of an SFTP extraction (a proxy between
+ * barrel and sshd resets it): the extraction fails at once with one clear
+ * error naming the host, instead of hanging or reporting success.
+ */
+static void
+test_sftp_connection_cut(void **state)
+{
+    char *dir = h_mkdtemp(), *tar, *dest, *cmd, *known, *line, *entry;
+    struct remote_session *s;
+    struct h_proxy *proxy;
+    struct br_error err;
+    (void) state;
+    NEED_SSHD();
+
+    proxy = h_proxy_start(g_sshd->port);
+    assert_non_null(proxy);
+    /* the host key, as known for the proxy's port too */
+    known = h_read_file(g_sshd->known_hosts);
+    assert_non_null(known);
+    line = strchr(known, ' ');
+    assert_non_null(line);
+    entry = br_asprintf("%s[127.0.0.1]:%d%s", known, h_proxy_port(proxy), line);
+    h_write_file(g_sshd->known_hosts, entry);
+
+    tar = make_archive(dir, "base");
+    dest = remote_dir("cut");
+    cmd = br_asprintf("ssh -p %d %s@127.0.0.1", h_proxy_port(proxy), g_sshd->user);
+    s = open_with(cmd, &err);
+    if (s == NULL)
+        fail_msg("session through the proxy refused: %s (%s)", err.msg, err.detail);
+    /* a few KiB of the server's replies into the 9 MiB file, the connection is reset */
+    h_proxy_cut_after(proxy, 4096);
+    assert_int_equal(extract_remote(s, tar, dest, NULL, NULL, &err), -1);
+    assert_int_equal(h_proxy_cuts(proxy), 1);
+    {
+        char *label = br_asprintf("%s@[127.0.0.1]:%d", g_sshd->user, h_proxy_port(proxy));
+
+        if (strstr(err.msg, label) == NULL || strchr(err.msg, '\n') != NULL
+            || strstr(err.msg, ": the connection was lost (libssh2 error ") == NULL)
+            fail_msg("not one line naming %s and the lost connection: \"%s\"", label, err.msg);
+        free(label);
+    }
+    remote_session_close(s);
+
+    h_write_file(g_sshd->known_hosts, known);
+    h_proxy_stop(proxy);
+    free(entry);
+    free(known);
+    free(cmd);
+    cleanup_dir(dest);
+    free(tar);
+    cleanup_dir(dir);
+}
+
 /* Build a hostile tar with python3's tarfile (as tests/unit/test_manifest.c). */
 static char *
 hostile_tar(const char *dir, const char *spec)
@@ -742,6 +840,8 @@ main(void)
         cmocka_unit_test(test_sftp_extract_tar_zst),
         cmocka_unit_test(test_sftp_extract_refuses_hostile_members),
         cmocka_unit_test(test_sftp_extract_two_jobs),
+        cmocka_unit_test(test_sftp_connection_cut),
+        cmocka_unit_test(test_session_password_only_server),
     };
     return cmocka_run_group_tests_name("remote", tests, setup_server, teardown_server);
 }
