@@ -27,6 +27,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <unistd.h>
 
@@ -52,6 +53,25 @@ base_dir(const struct server_config *srv)
     return path_join(srv->backup_directory, "base");
 }
 
+/* The marker without its text: a new empty file needs no data block, so it can be made on a full disk. */
+static int
+marker_create_empty(const char *path, struct br_error *err)
+{
+    int fd;
+
+    fault_point("delete.marker.empty");
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return br_error_sys(err, BR_E_IO, "could not create file \"%s\"", path);
+    if (fsync(fd) != 0) {
+        br_error_sys(err, BR_E_IO, "could not fsync file \"%s\"", path);
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return fs_fsync_parent(path, err);
+}
+
 int
 catalog_delete_marker_set(const struct server_config *srv, const char *backup_id, struct br_error *err)
 {
@@ -62,6 +82,19 @@ catalog_delete_marker_set(const struct server_config *srv, const char *backup_id
     if (fs_mkdir_p(ann, 0700, err) != 0 || fs_fsync_parent(ann, err) != 0)
         goto out;
     rc = fs_write_file_durable(path, DELETE_MARKER_TEXT, strlen(DELETE_MARKER_TEXT), 0600, err);
+    /*
+     * A full disk is when backups get deleted: the marker then goes in
+     * empty (barrel only needs it to exist); the caller writes its text
+     * once the data is gone and space is back.
+     */
+    if (rc != 0 && (err->sys_errno == ENOSPC || err->sys_errno == EDQUOT)) {
+        struct br_error first = *err;
+
+        br_error_clear(err);
+        rc = marker_create_empty(path, err) == 0 ? 1 : -1;
+        if (rc < 0)
+            *err = first;
+    }
 out:
     free(ann);
     free(path);

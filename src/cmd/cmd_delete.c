@@ -33,6 +33,7 @@
 #include "barrel/error.h"
 #include "barrel/fmt.h"
 #include "barrel/fs.h"
+#include "barrel/log.h"
 #include "barrel/mem.h"
 #include "barrel/output.h"
 #include "barrel/retention.h"
@@ -269,7 +270,7 @@ delete_locked(const struct cmd_context *ctx, const struct server_config *srv, co
     size_t target = 0;
     char start[64], elapsed[64];
     double t0;
-    int resumed, rc = -1;
+    int resumed, marked, rc = -1;
 
     /* a crash may have left a journal or a half-removed directory: finish them first */
     if (!dry_run && (catalog_wal_remove_recover(srv, lock_dir, err) != 0 || catalog_delete_recover(srv, err) != 0))
@@ -318,13 +319,23 @@ delete_locked(const struct cmd_context *ctx, const struct server_config *srv, co
     if (resumed)
         output_info("Resuming the interrupted delete of backup %s for server %s", backup_id, srv->name);
     output_info("Deleting backup %s for server %s", backup_id, srv->name);
-    if (catalog_delete_marker_set(srv, backup_id, err) != 0)
+    marked = catalog_delete_marker_set(srv, backup_id, err);
+    if (marked < 0)
         goto out;
     if (catalog_backup_delete_data(srv, bi, err) != 0) {
         output_error("Failure deleting backup %s for server %s.\n%s", backup_id, srv->name, err->msg);
         br_error_clear(err);
         rc = 0;
         goto out;
+    }
+    /* the marker went in empty for want of space: its text now that the data is gone (Barman reads it) */
+    if (marked > 0) {
+        struct br_error ignored;
+
+        br_error_clear(&ignored);
+        if (catalog_delete_marker_set(srv, backup_id, &ignored) != 0)
+            br_log_warning("the delete marker of backup %s stays empty: %s", backup_id,
+                           ignored.msg[0] != '\0' ? ignored.msg : "still no space");
     }
     if (plan.remove_wals) {
         struct wal_walk ww = {&plan, srv, ctx->prog, NULL, 0};

@@ -354,6 +354,90 @@ test_diskfull_backup_compressions(void **state)
     }
 }
 
+/*
+ * Less and less room: at 0 bytes even backup.info cannot be written. Every
+ * run fails with the one-line ENOSPC error, and leaves nothing behind but,
+ * at most, a FAILED backup.info.
+ */
+static void
+test_diskfull_backup_no_room(void **state)
+{
+    struct fixture *fx = need_env(state);
+    static const long long leave[] = {0, 4096, 64 * 1024};
+
+    for (size_t i = 0; i < BR_ARRAY_LEN(leave); i++) {
+        struct h_catalog before, after;
+        struct h_result r;
+        char *what = br_asprintf("backup pg with %lld bytes free", leave[i]);
+
+        h_fenv_check_catalog(fx->fe, "pg", &before, "before the backup");
+        fill_disk(fx, leave[i]);
+        r = h_fenv_barrel(fx->fe, NULL, "backup pg", NULL);
+        print_message("%s: status %d, stderr: %s", what, r.status, r.err);
+        assert_enospc(fx, what, r.status, r.err, 1);
+        h_result_free(&r);
+        h_fenv_check_catalog(fx->fe, "pg", &after, what);
+        assert_nothing_lost(&before, &after, what);
+        if (after.n_done != before.n_done)
+            fail_msg("%s: %zu DONE backups, expected %zu", what, after.n_done, before.n_done);
+        free_disk(fx);
+        assert_no_leftovers(fx->fe->home, what);
+        /* no backup directory without its backup.info */
+        r = h_sh("for d in '%s'/pg/base/*/; do [ -f \"$d/backup.info\" ] || echo \"$d\"; done", fx->fe->home);
+        if (r.out[0] != '\0')
+            fail_msg("%s left backup directories without backup.info:\n%s", what, r.out);
+        h_result_free(&r);
+        h_fenv_verify_done(fx->fe, "pg", &after, what);
+        h_catalog_free(&after);
+        h_catalog_free(&before);
+        free(what);
+    }
+}
+
+/*
+ * The day the disk is full is the day backups get deleted: `delete` of the
+ * oldest DONE backup with 0 bytes free must work (removing frees space
+ * before anything is rewritten), and the rest stays whole.
+ */
+static void
+test_diskfull_delete(void **state)
+{
+    struct fixture *fx = need_env(state);
+    struct h_catalog before, after;
+    struct h_result r;
+    char *args;
+    long long free_before;
+
+    h_ok("a second DONE backup", h_fenv_barrel(fx->fe, NULL, "backup --wait pg", NULL));
+    h_fenv_check_catalog(fx->fe, "pg", &before, "before delete");
+    assert_true(before.n_done >= 2);
+    fill_disk(fx, 0);
+    free_before = h_fenv_free_bytes(fx->fe->home);
+    args = br_asprintf("delete pg %s", before.done_ids[0]);
+    r = h_fenv_barrel(fx->fe, NULL, args, NULL);
+    print_message("delete on a full disk: status %d, %lld -> %lld bytes free\nstdout: %sstderr: %s", r.status,
+                  free_before, h_fenv_free_bytes(fx->fe->home), r.out, r.err);
+    if (r.status != 0)
+        fail_msg("delete of %s failed on a full disk (status %d): %s", before.done_ids[0], r.status, r.err);
+    h_result_free(&r);
+    h_fenv_check_catalog(fx->fe, "pg", &after, "after delete on a full disk");
+    assert_int_equal(after.n_done, before.n_done - 1);
+    for (size_t i = 1; i < before.n_done; i++) {
+        int found = 0;
+
+        for (size_t j = 0; j < after.n_done; j++)
+            found |= strcmp(before.done_ids[i], after.done_ids[j]) == 0;
+        if (!found)
+            fail_msg("delete on a full disk lost DONE backup %s", before.done_ids[i]);
+    }
+    if (h_fenv_free_bytes(fx->fe->home) <= free_before)
+        fail_msg("delete freed nothing");
+    h_fenv_verify_done(fx->fe, "pg", &after, "after delete on a full disk");
+    h_catalog_free(&after);
+    h_catalog_free(&before);
+    free(args);
+}
+
 /* ---- archive-wal ---- */
 
 static void
@@ -628,6 +712,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_diskfull_backup, test_teardown),
         cmocka_unit_test_teardown(test_diskfull_backup_compressions, test_teardown),
+        cmocka_unit_test_teardown(test_diskfull_backup_no_room, test_teardown),
+        cmocka_unit_test_teardown(test_diskfull_delete, test_teardown),
         cmocka_unit_test_teardown(test_diskfull_archive_wal, test_teardown),
         cmocka_unit_test_teardown(test_diskfull_xlogdb_line, test_teardown),
         cmocka_unit_test_teardown(test_diskfull_put_wal, test_teardown),
