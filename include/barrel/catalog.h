@@ -229,7 +229,12 @@ int catalog_wal_remove_recover(const struct server_config *srv, const char *lock
 
 /* ---- backup deletion (src/catalog/delete.c); the steps, in the order a delete runs them ---- */
 
-/* base/<ID>/annotations/delete_this = "delete" (Barman >= 3.12's marker), durably. */
+/*
+ * base/<ID>/annotations/delete_this = "delete" (Barman >= 3.12's marker),
+ * durably: 0. On a full disk (ENOSPC, EDQUOT) the marker is made empty,
+ * which needs no data block: 1, and the caller sets it again once the data
+ * is removed. -1 on failure.
+ */
 int catalog_delete_marker_set(const struct server_config *srv, const char *backup_id, struct br_error *err);
 /* 1 when a delete of this backup started and did not finish. */
 int catalog_delete_marker_exists(const struct server_config *srv, const char *backup_id);
