@@ -415,8 +415,8 @@ test_diskfull_delete(void **state)
     free_before = h_fenv_free_bytes(fx->fe->home);
     args = br_asprintf("delete pg %s", before.done_ids[0]);
     r = h_fenv_barrel(fx->fe, NULL, args, NULL);
-    print_message("delete on a full disk: status %d, %lld -> %lld bytes free\nstdout: %sstderr: %s", r.status,
-                  free_before, h_fenv_free_bytes(fx->fe->home), r.out, r.err);
+    print_message("delete on a full disk: status %d, %lld -> %lld bytes free\n%s%s", r.status, free_before,
+                  h_fenv_free_bytes(fx->fe->home), r.out, r.err);
     if (r.status != 0)
         fail_msg("delete of %s failed on a full disk (status %d): %s", before.done_ids[0], r.status, r.err);
     h_result_free(&r);
