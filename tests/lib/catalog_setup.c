@@ -55,24 +55,6 @@ h_ok(const char *what, struct h_result r)
     h_result_free(&r);
 }
 
-struct h_result
-h_sh_env(const char *const *env, const char *fmt, ...)
-{
-    va_list ap;
-    char *cmd;
-    struct h_result r;
-
-    va_start(ap, fmt);
-    cmd = br_vasprintf(fmt, ap);
-    va_end(ap);
-    {
-        const char *argv[] = {"sh", "-c", cmd, NULL};
-        r = h_run(argv, NULL, env);
-    }
-    free(cmd);
-    return r;
-}
-
 void
 h_skip_without_pg(void)
 {

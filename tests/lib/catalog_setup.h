@@ -26,8 +26,6 @@ struct h_result h_barrel_args(const char *conf, const char *const *args, size_t 
 
 /* Fail the test ("WHAT failed (STATUS): OUT ERR") unless r exited 0; frees r. */
 void h_ok(const char *what, struct h_result r);
-/* sh -c with env entries "K=V" added (e.g. a PATH of the test's own). */
-struct h_result h_sh_env(const char *const *env, const char *fmt, ...) BR_PRINTF(2, 3);
 /* Skip the test, saying so, when the PostgreSQL 15 server binaries are not installed. */
 void h_skip_without_pg(void);
 

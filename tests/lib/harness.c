@@ -328,21 +328,39 @@ fail:
     return r;
 }
 
+/* sh -c of the formatted command line, env entries added (h_sh, h_sh_env). */
+static struct h_result
+vsh(const char *const *env, const char *fmt, va_list ap)
+{
+    char *cmd = br_vasprintf(fmt, ap);
+    const char *argv[] = { "sh", "-c", cmd, NULL };
+    struct h_result r = h_run(argv, NULL, env);
+
+    free(cmd);
+    return r;
+}
+
 struct h_result
 h_sh(const char *fmt, ...)
 {
     va_list ap;
-    char *cmd;
     struct h_result r;
 
     va_start(ap, fmt);
-    cmd = br_vasprintf(fmt, ap);
+    r = vsh(NULL, fmt, ap);
     va_end(ap);
-    {
-        const char *argv[] = { "sh", "-c", cmd, NULL };
-        r = h_run(argv, NULL, NULL);
-    }
-    free(cmd);
+    return r;
+}
+
+struct h_result
+h_sh_env(const char *const *env, const char *fmt, ...)
+{
+    va_list ap;
+    struct h_result r;
+
+    va_start(ap, fmt);
+    r = vsh(env, fmt, ap);
+    va_end(ap);
     return r;
 }
 

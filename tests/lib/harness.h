@@ -38,6 +38,8 @@ struct h_result {
 struct h_result h_run(const char *const *argv, const char *stdin_text, const char *const *env);
 /* Run a shell command line with sh -c. */
 struct h_result h_sh(const char *fmt, ...) BR_PRINTF(1, 2);
+/* The same with env entries "K=V" added (e.g. a PATH of the test's own). */
+struct h_result h_sh_env(const char *const *env, const char *fmt, ...) BR_PRINTF(2, 3);
 void h_result_free(struct h_result *r);
 
 /* ---- PostgreSQL ---- */
