@@ -393,12 +393,17 @@ collect_entry(void *arg, const char *name, enum restore_ftype type, struct br_er
     return 0;
 }
 
-/* Empty `path` when it holds RECOVER_MARKER: 1 emptied, 0 not ours (untouched), -1 error. */
+/*
+ * Empty `path` when it holds RECOVER_MARKER, or only the temporary file of
+ * one (a recover killed while it wrote its marker, before anything else
+ * went in): 1 emptied, 0 not ours (untouched), -1 error.
+ */
 static int
 clear_interrupted(struct rctx *cx, const char *path, struct br_error *err)
 {
     struct restore_target *t = cx->t;
     char *marker = path_join(path, RECOVER_MARKER);
+    char *marker_tmp = path_join(path, RECOVER_MARKER ".tmp");
     struct name_collect nc = {NULL, 0};
     struct restore_stat st;
     int rc = -1;
@@ -406,7 +411,22 @@ clear_interrupted(struct rctx *cx, const char *path, struct br_error *err)
     if (t->ops->stat(t, marker, &st, err) != 0)
         goto out;
     if (st.type != RT_FILE) {
-        rc = 0;
+        struct restore_stat tst;
+
+        if (t->ops->stat(t, marker_tmp, &tst, err) != 0)
+            goto out;
+        if (tst.type != RT_FILE) {
+            rc = 0;
+            goto out;
+        }
+        /* the marker's first write did not finish: nothing but it can be ours */
+        if (t->ops->list_dir(t, path, collect_entry, &nc, err) < 0)
+            goto out;
+        if (nc.n != 1) {
+            rc = 0;
+            goto out;
+        }
+        rc = t->ops->remove(t, marker_tmp, err) == 0 ? 1 : -1;
         goto out;
     }
     output_info("\"%s\" holds an interrupted recovery: removing it before recovering again", path);
@@ -430,6 +450,7 @@ out:
     for (size_t i = 0; i < nc.n; i++)
         free(nc.names[i]);
     free(nc.names);
+    free(marker_tmp);
     free(marker);
     return rc;
 }

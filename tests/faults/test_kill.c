@@ -127,7 +127,36 @@ trace_points(const struct fixture *fx, const char *args, const char *in)
     return n;
 }
 
-/* Distinct points from 1..total: `want` of them (all when total <= want), sorted. */
+/* What point n of the traced run is ("segment.write"...), from <tmp>/trace; NULL when unknown. New string. */
+static char *
+point_kind(const char *trace_text, long n)
+{
+    char key[32];
+    const char *p;
+
+    snprintf(key, sizeof(key), "%ld ", n);
+    for (p = trace_text; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p != NULL ? p + 1 : NULL)
+        if (strncmp(p, key, strlen(key)) == 0)
+            return br_strndup(p + strlen(key), strcspn(p + strlen(key), "\n"));
+    return NULL;
+}
+
+static int
+has_point(const long *pts, int n, long p)
+{
+    for (int i = 0; i < n; i++)
+        if (pts[i] == p)
+            return 1;
+    return 0;
+}
+
+/*
+ * Distinct points from 1..total, sorted: all of them when total <= want;
+ * else the first and the last point of every kind in the traced run
+ * (<tmp>/trace: a rename or a directory fsync is one point among hundreds
+ * of writes, and must not be left to chance), then seeded draws up to
+ * `want`.
+ */
 static long *
 draw_points(struct fixture *fx, long total, int *n_out)
 {
@@ -135,23 +164,48 @@ draw_points(struct fixture *fx, long total, int *n_out)
     long *pts;
     int n = 0;
     uint64_t state = fx->seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    char *trace = br_asprintf("%s/trace", fx->tmp), *text = h_read_file(trace);
 
+    free(trace);
     if (total <= want) {
         pts = br_calloc((size_t) (total > 0 ? total : 1), sizeof(long));
         for (long i = 1; i <= total; i++)
             pts[n++] = i;
         *n_out = n;
+        free(text);
         return pts;
     }
-    pts = br_calloc((size_t) want, sizeof(long));
+    pts = br_calloc((size_t) want + 2 * (size_t) total, sizeof(long));
+    /* every kind: its first and its last point */
+    for (long i = 1; text != NULL && i <= total; i++) {
+        char *kind = point_kind(text, i);
+        long first = 0, last = 0;
+
+        if (kind == NULL)
+            continue;
+        for (long j = 1; j <= total; j++) {
+            char *k = point_kind(text, j);
+
+            if (k != NULL && strcmp(k, kind) == 0) {
+                if (first == 0)
+                    first = j;
+                last = j;
+            }
+            free(k);
+        }
+        free(kind);
+        if (first == i) {
+            if (!has_point(pts, n, first))
+                pts[n++] = first;
+            if (!has_point(pts, n, last))
+                pts[n++] = last;
+        }
+    }
     while (n < want) {
         state = state * 6364136223846793005ULL + 1442695040888963407ULL;
         long p = 1 + (long) ((state >> 33) % (uint64_t) total);
-        int dup = 0;
 
-        for (int i = 0; i < n; i++)
-            dup |= pts[i] == p;
-        if (!dup)
+        if (!has_point(pts, n, p))
             pts[n++] = p;
     }
     for (int i = 1; i < n; i++)        /* insertion sort: a readable replay order */
@@ -161,6 +215,7 @@ draw_points(struct fixture *fx, long total, int *n_out)
             pts[j - 1] = t;
         }
     *n_out = n;
+    free(text);
     return pts;
 }
 
@@ -620,20 +675,35 @@ test_kill_receive_wal(void **state)
             streamed = h_fenv_wait_streamed(fx->fe, "stream", pid, closed, 0, RW_STREAM_TIMEOUT_MS);
             free(closed);
         }
-        if (streamed) {
-            h_fenv_receiver_stop(fx->fe, "stream", pid, when);
-        } else {
-            status = h_spawn_wait(pid, 10000);
-            if (status != KILLED_STATUS)
-                fail_msg("receive-wal with a kill point at %ld ended with status %d, not killed", pts[i], status);
+        /* still running: stop it (the last points are on its way out: the kill may land there) */
+        if (streamed)
+            kill(pid, SIGTERM);
+        status = h_spawn_wait(pid, 10000);
+        if (status == KILLED_STATUS)
             killed++;
-        }
+        else if (!streamed || status != 0)
+            fail_msg("receive-wal with a kill point at %ld ended with status %d %s", pts[i], status,
+                     streamed ? "when stopped" : "before it was killed");
         receive_and_archive(fx, &before, when);
         recovered++;
         h_catalog_free(&before);
         free(when);
     }
     table_line("receive-wal", total, n, killed, recovered);
+    /* where the kills landed (the traced run's names of the drawn points) */
+    {
+        char *text = h_read_file(trace);
+
+        printf("receive-wal kill points:");
+        for (int i = 0; i < n; i++) {
+            char *kind = text != NULL ? point_kind(text, pts[i]) : NULL;
+
+            printf(" %ld:%s", pts[i], kind != NULL ? kind : "?");
+            free(kind);
+        }
+        printf("\n");
+        free(text);
+    }
     assert_true(n >= (total < fx->points ? total : fx->points));
     free(pts);
     free(trace);
