@@ -176,30 +176,39 @@ draw_points(struct fixture *fx, long total, int *n_out)
         return pts;
     }
     pts = br_calloc((size_t) want + 2 * (size_t) total, sizeof(long));
-    /* every kind: its first and its last point */
-    for (long i = 1; text != NULL && i <= total; i++) {
-        char *kind = point_kind(text, i);
-        long first = 0, last = 0;
+    /* every kind: its first and its last point (one pass over the trace, "N KIND" a line) */
+    {
+        char **kinds = br_calloc((size_t) total + 1, sizeof(char *));
 
-        if (kind == NULL)
-            continue;
-        for (long j = 1; j <= total; j++) {
-            char *k = point_kind(text, j);
+        for (const char *p = text; p != NULL && *p != '\0';) {
+            size_t len = strcspn(p, "\n");
+            char *end = NULL;
+            long at = strtol(p, &end, 10);
 
-            if (k != NULL && strcmp(k, kind) == 0) {
-                if (first == 0)
-                    first = j;
-                last = j;
-            }
-            free(k);
+            if (end != NULL && *end == ' ' && at >= 1 && at <= total && kinds[at] == NULL)
+                kinds[at] = br_strndup(end + 1, len - (size_t) (end + 1 - p));
+            p += len + (p[len] == '\n');
         }
-        free(kind);
-        if (first == i) {
-            if (!has_point(pts, n, first))
-                pts[n++] = first;
-            if (!has_point(pts, n, last))
+        for (long i = 1; i <= total; i++) {
+            long last = i;
+            int seen = 0;
+
+            if (kinds[i] == NULL)
+                continue;
+            for (long j = 1; j < i && !seen; j++)
+                seen = kinds[j] != NULL && strcmp(kinds[j], kinds[i]) == 0;
+            if (seen)
+                continue;       /* not the first of its kind */
+            for (long j = i + 1; j <= total; j++)
+                if (kinds[j] != NULL && strcmp(kinds[j], kinds[i]) == 0)
+                    last = j;
+            pts[n++] = i;
+            if (last != i)
                 pts[n++] = last;
         }
+        for (long i = 0; i <= total; i++)
+            free(kinds[i]);
+        free(kinds);
     }
     while (n < want) {
         state = state * 6364136223846793005ULL + 1442695040888963407ULL;
