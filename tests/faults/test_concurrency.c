@@ -312,7 +312,10 @@ test_getwal_while_archive_wal(void **state)
 
     r = h_sh("cd '%s' || exit 1; B='%s'; C='%s'; IN='%s/pg/incoming'; "
              "( for s in %s; do sleep 0.15; cp ref/$s feed/$s && mv feed/$s \"$IN/$s\"; done; touch fed ) & "
-             "( while [ ! -e fed ] || [ -n \"$(ls -A \"$IN\")\" ]; do "
+             /* bounded: a file archive-wal never takes fails the test (archive.err) instead of hanging it */
+             "( n=0; while [ ! -e fed ] || [ -n \"$(ls -A \"$IN\")\" ]; do "
+             "    n=$((n + 1)); if [ $n -gt 3000 ]; then "
+             "      echo \"ERROR: incoming/ never emptied: $(ls -A \"$IN\")\" >>archive.err; break; fi; "
              "    \"$B\" -c \"$C\" archive-wal pg >>archive.out 2>>archive.err || echo \"status $?\" >>archive.err; "
              "  done ) & "
              "( for i in $(seq 1 %d); do for s in %s; do "
