@@ -138,6 +138,27 @@ test_stager_script_waits_then_copies(void **state)
         assert_string_equal(text, "segment bytes");
         free(text);
     }
+    /* same file system, same owner: a hard link, not a copy */
+    r = h_sh("cd '%s' && test \"$(stat -c %%i barman_wal/" SEG ")\" = \"$(stat -c %%i pg_wal/RECOVERYXLOG)\"", dir);
+    assert_int_equal(r.status, 0);
+    h_result_free(&r);
+    /* where no link can be made (pg_wal on another file system): a copy of the same bytes */
+    r = h_sh("cd '%s' && d=$(mktemp -d /dev/shm/barrel-stager-XXXXXX) && rm -f pg_wal/RECOVERYXLOG && rmdir pg_wal "
+             "&& ln -s \"$d\" pg_wal && echo \"$d\"", dir);
+    if (r.status == 0) {
+        char *other = br_strndup(r.out, strcspn(r.out, "\n"));
+        h_result_free(&r);
+        script = run_script(dir, SEG);
+        assert_int_equal(exit_status(script), 0);
+        r = h_sh("cd '%s' && cmp barman_wal/" SEG " pg_wal/RECOVERYXLOG && "
+                 "test \"$(stat -c %%i barman_wal/" SEG ")\" != \"$(stat -Lc %%i pg_wal/RECOVERYXLOG)\"", dir);
+        assert_int_equal(r.status, 0);
+        h_rmtree(other);
+        free(other);
+    } else {
+        print_message("no /dev/shm: the copy fallback is not exercised\n");
+    }
+    h_result_free(&r);
     free(out);
     /* no marker: a missing file fails as cp fails (PostgreSQL's end of the archive) */
     script = run_script(dir, "00000002.history");
