@@ -513,6 +513,18 @@ parse_and_store(struct resolver *r, const struct config_option *opt, char **text
  * for options allowed there, else the default. Memoised; a loop through
  * %(name)s references is an error.
  */
+/* 1 when text is, to the letter, one of the choices of an ENUM option. */
+static int
+is_enum_choice(const struct config_option *opt, const char *text)
+{
+    if (opt->type != CONFIG_TYPE_ENUM || opt->choices == NULL)
+        return 0;
+    for (const char *const *c = opt->choices; *c != NULL; c++)
+        if (strcmp(*c, text) == 0)
+            return 1;
+    return 0;
+}
+
 static int
 resolve_option(struct resolver *r, size_t idx, struct br_error *err)
 {
@@ -553,11 +565,11 @@ resolve_option(struct resolver *r, size_t idx, struct br_error *err)
             return -1;
         /*
          * Barman: "None" (any case) and "" are unset, and stop inheritance and
-         * defaults. Except backup_compression = none, lower case: since Barman
-         * 3.9 that is a tar without compression, and reading it as unset would
-         * silently give barrel's default, zstd.
+         * defaults. Except where an option's choices spell the word exactly
+         * (backup_compression = none: Barman 3.9's tar without compression),
+         * which reading as unset would silently turn into barrel's default.
          */
-        if (ini_is_none(text) && !(strcmp(opt->info.name, "backup_compression") == 0 && strcmp(text, "none") == 0))
+        if (ini_is_none(text) && !is_enum_choice(opt, text))
             text[0] = '\0';
         ini_strip_quotes(text);
         if (text[0] == '\0') {

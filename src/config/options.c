@@ -23,7 +23,7 @@ static const unsigned backup_method_values[] = { BACKUP_METHOD_RSYNC, BACKUP_MET
                                                  BACKUP_METHOD_LOCAL_RSYNC, BACKUP_METHOD_SNAPSHOT };
 static const char *const create_slot_choices[] = { "manual", "auto", NULL };
 static const unsigned create_slot_values[] = { CREATE_SLOT_MANUAL, CREATE_SLOT_AUTO };
-/* "none" is Barman 3.9's uncompressed tar; config.c keeps that exact word from reading as None (unset) */
+/* "none" is Barman 3.9's uncompressed tar; being a choice, the exact word does not read as None (unset) */
 static const char *const backup_compression_choices[] = { "gzip", "lz4", "zstd", "none", NULL };
 static const unsigned backup_compression_values[] = { BACKUP_COMPRESSION_GZIP, BACKUP_COMPRESSION_LZ4,
                                                       BACKUP_COMPRESSION_ZSTD, BACKUP_COMPRESSION_NONE };
