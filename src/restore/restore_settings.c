@@ -263,7 +263,7 @@ recovery_lines(struct rctx *cx, struct strbuf *sb)
         /* Barman leaves the -P slot empty in standby mode (two spaces) */
         strbuf_appendf(sb, " get-wal %s %s %%f > %%p'\n", o->standby_mode ? "" : "-P", cx->srv->name);
     } else if (cx->is_pitr && restore_wal_in_background(cx)) {
-        /* waits for each segment barrel's stager is still writing, then Barman's cp */
+        /* waits for each segment barrel's stager is still writing, then links or copies it (restore_stager.c) */
         strbuf_append(sb, "restore_command = 'sh barman_wal/.barrel-wait-wal %f %p'\n");
         strbuf_append(sb, "recovery_end_command = 'rm -fr barman_wal'\n");
     } else if (cx->is_pitr) {
