@@ -36,6 +36,7 @@
 
 #include "barrel/mem.h"
 #include "barrel/strbuf.h"
+#include "catalog_setup.h"
 #include "catcheck.h"
 #include "harness.h"
 #include "pgwal.h"
@@ -54,14 +55,6 @@ struct fixture {
 };
 
 /* ---- helpers ---- */
-
-static void
-sh_ok(const char *what, struct h_result r)
-{
-    if (r.status != 0)
-        fail_msg("%s failed (status %d)\nstdout: %s\nstderr: %s", what, r.status, r.out, r.err);
-    h_result_free(&r);
-}
 
 static struct h_result
 barrel(const struct fixture *fx, const char *args)
@@ -85,7 +78,7 @@ barrel_pair(const struct fixture *fx, const char *args_a, const char *args_b, st
              "( '%s' -c '%s' %s </dev/null >o0 2>e0; echo $? >s0 ) & "
              "( '%s' -c '%s' %s </dev/null >o1 2>e1; echo $? >s1 ) & wait",
              dir, dir, dir, h_barrel_bin(), fx->conf, args_a, h_barrel_bin(), fx->conf, args_b);
-    sh_ok("run a pair", r);
+    h_ok("run a pair", r);
     for (int i = 0; i < 2; i++) {
         char *p = br_asprintf("%s/s%d", dir, i), *status = h_read_file(p);
 
@@ -133,15 +126,6 @@ verify_done_backups(const struct fixture *fx, const struct h_catalog *cat, const
         h_result_free(&r);
         free(args);
     }
-}
-
-static int
-has_id(const struct h_catalog *c, const char *id)
-{
-    for (size_t i = 0; i < c->n_done; i++)
-        if (strcmp(c->done_ids[i], id) == 0)
-            return 1;
-    return 0;
 }
 
 /* The number of xlog.db lines naming `name`. */
@@ -229,8 +213,8 @@ group_setup(void **state)
 
     /* incoming/ is written by archive_command, which runs as the cluster's user */
     incoming = br_asprintf("%s/pg/incoming", fx->home);
-    sh_ok("mkdir", h_sh("mkdir -p '%s' && chmod 0777 '%s' && chmod 0755 '%s/pg' '%s' '%s'", incoming, incoming,
-                        fx->home, fx->home, fx->tmp));
+    h_ok("mkdir", h_sh("mkdir -p '%s' && chmod 0777 '%s' && chmod 0755 '%s/pg' '%s' '%s'", incoming, incoming,
+                       fx->home, fx->home, fx->tmp));
     extra = br_asprintf("archive_mode = on\narchive_timeout = 0\n"
                         "archive_command = 'test ! -f %s/%%f && cp %%p %s/%%f.tmp && mv %s/%%f.tmp %s/%%f'\n",
                         incoming, incoming, incoming, incoming);
@@ -268,11 +252,7 @@ group_teardown(void **state)
         struct h_result r = barrel(fx, "receive-wal --stop pg");
         h_result_free(&r);
     }
-    h_pg_destroy(fx->pg);
-    h_rmtree(fx->tmp);
-    free(fx->tmp);
-    free(fx->home);
-    free(fx->conf);
+    h_fixture_drop(fx->pg, fx->tmp, fx->home, fx->conf);
     free(fx);
     return 0;
 }
@@ -306,9 +286,9 @@ test_getwal_while_archive_wal(void **state)
         segs[i] = close_segment(fx);
         strbuf_appendf(&names, "%s%s", i ? " " : "", segs[i]);
     }
-    sh_ok("take the segments out of incoming/",
-          h_sh("mkdir -p '%s/ref' '%s/feed' '%s/err' && mv '%s'/pg/incoming/0* '%s/ref/' && ls '%s/ref'", gw, gw, gw,
-               fx->home, gw, gw));
+    h_ok("take the segments out of incoming/",
+         h_sh("mkdir -p '%s/ref' '%s/feed' '%s/err' && mv '%s'/pg/incoming/0* '%s/ref/' && ls '%s/ref'", gw, gw, gw,
+              fx->home, gw, gw));
 
     r = h_sh("cd '%s' || exit 1; B='%s'; C='%s'; IN='%s/pg/incoming'; "
              "( for s in %s; do sleep 0.15; cp ref/$s feed/$s && mv feed/$s \"$IN/$s\"; done; touch fed ) & "
@@ -324,7 +304,7 @@ test_getwal_while_archive_wal(void **state)
              "    echo \"$i $s $st $v $(stat -c %%s got-$s)\" >>results; rm -f got-$s; "
              "  done; done ) & wait",
              gw, h_barrel_bin(), fx->conf, fx->home, names.buf, GETWAL_PASSES, names.buf);
-    sh_ok("the race", r);
+    h_ok("the race", r);
 
     /* every get-wal: the exact bytes, or "not found" before the segment was first found */
     {
@@ -383,8 +363,8 @@ test_getwal_while_archive_wal(void **state)
     for (int i = 0; i < GETWAL_SEGMENTS; i++) {
         if (wal_lines(&cat, segs[i]) != 1)
             fail_msg("%s has %d xlog.db lines", segs[i], wal_lines(&cat, segs[i]));
-        sh_ok("get-wal after archiving",
-              h_sh("'%s' -c '%s' get-wal pg %s | cmp - '%s/ref/%s'", h_barrel_bin(), fx->conf, segs[i], gw, segs[i]));
+        h_ok("get-wal after archiving",
+             h_sh("'%s' -c '%s' get-wal pg %s | cmp - '%s/ref/%s'", h_barrel_bin(), fx->conf, segs[i], gw, segs[i]));
     }
     {
         char *in = br_asprintf("%s/pg/incoming", fx->home);
@@ -439,7 +419,7 @@ test_two_crons(void **state)
     printf("two crons: %d rounds, %d runs skipped by the lock\n", CRON_ROUNDS, skipped);
 
     /* the last segments: whatever incoming/ and streaming/ still hold */
-    sh_ok("final archive-wal", barrel(fx, "archive-wal pg"));
+    h_ok("final archive-wal", barrel(fx, "archive-wal pg"));
     check_catalog(fx, &cat, "after concurrent crons");
     for (int round = 0; round < CRON_ROUNDS; round++) {
         if (wal_lines(&cat, closed[round]) != 1)
@@ -508,7 +488,7 @@ test_backup_while_delete(void **state)
     char *oldest, *del;
 
     /* two DONE backups at least, so that the oldest may go */
-    sh_ok("backup", barrel(fx, "backup --wait pg"));
+    h_ok("backup", barrel(fx, "backup --wait pg"));
     wait_archiver(fx);
     check_catalog(fx, &before, "before backup and delete");
     assert_true(before.n_done >= 2);
@@ -532,10 +512,10 @@ test_backup_while_delete(void **state)
 
     wait_archiver(fx);
     check_catalog(fx, &after, "after backup and delete");
-    if (has_id(&after, oldest))
+    if (h_catalog_has_done(&after, oldest))
         fail_msg("backup %s still there after delete", oldest);
     for (size_t i = 1; i < before.n_done; i++)
-        if (!has_id(&after, before.done_ids[i]))
+        if (!h_catalog_has_done(&after, before.done_ids[i]))
             fail_msg("backup %s lost while another was deleted", before.done_ids[i]);
     assert_int_equal(after.n_done, before.n_done);    /* one gone, one new */
     assert_int_equal(after.n_backups, before.n_backups);

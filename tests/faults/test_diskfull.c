@@ -134,21 +134,6 @@ assert_no_leftovers(const char *dir, const char *when)
     h_result_free(&r);
 }
 
-static char *
-backup_field(const struct fixture *fx, const char *server, const char *id, const char *key)
-{
-    char *path = br_asprintf("%s/%s/base/%s/backup.info", fx->fe->home, server, id);
-    char *text = h_read_file(path), *val = NULL, *pat = br_asprintf("\n%s=", key);
-    const char *p = text != NULL ? strstr(text, pat) : NULL;
-
-    if (p != NULL)
-        val = br_strndup(p + strlen(pat), strcspn(p + strlen(pat), "\n"));
-    free(pat);
-    free(text);
-    free(path);
-    return val;
-}
-
 /* Every DONE backup and every WAL name of `before` is still in `after`. */
 static void
 assert_nothing_lost(const struct h_catalog *before, const struct h_catalog *after, const char *when)
@@ -156,14 +141,9 @@ assert_nothing_lost(const struct h_catalog *before, const struct h_catalog *afte
     for (size_t i = 0; i < before->n_wals; i++)
         if (!h_catalog_has_wal(after, before->wal_names[i]))
             fail_msg("WAL %s lost %s", before->wal_names[i], when);
-    for (size_t i = 0; i < before->n_done; i++) {
-        int found = 0;
-
-        for (size_t j = 0; j < after->n_done; j++)
-            found |= strcmp(before->done_ids[i], after->done_ids[j]) == 0;
-        if (!found)
+    for (size_t i = 0; i < before->n_done; i++)
+        if (!h_catalog_has_done(after, before->done_ids[i]))
             fail_msg("DONE backup %s lost %s", before->done_ids[i], when);
-    }
 }
 
 /* ---- setup ---- */
@@ -228,10 +208,7 @@ group_setup(void **state)
     *state = fx;
 
     /* one DONE backup and its WAL */
-    h_fenv_activity(fe);
-    h_ok("backup --wait", h_fenv_barrel(fe, NULL, "backup --wait pg", NULL));
-    h_fenv_activity(fe);
-    h_ok("archive-wal", h_fenv_barrel(fe, NULL, "archive-wal pg", NULL));
+    h_fenv_seed_backup(fe, "pg");
     return 0;
 }
 
@@ -289,8 +266,8 @@ backup_into_full_disk(struct fixture *fx, const char *server, const struct h_cat
         id = br_strndup(ls.out, strcspn(ls.out, "\n"));
         h_result_free(&ls);
     }
-    status = backup_field(fx, server, id, "status");
-    error = backup_field(fx, server, id, "error");
+    status = h_fenv_backup_field(fx->fe, server, id, "status");
+    error = h_fenv_backup_field(fx->fe, server, id, "error");
     if (status == NULL || strcmp(status, "FAILED") != 0)
         fail_msg("%s: backup.info of %s says status=%s", what, id, status != NULL ? status : "(missing)");
     if (error == NULL || strstr(error, ENOSPC_TEXT) == NULL)

@@ -240,15 +240,6 @@ verify_done_backups(const struct fixture *fx, const struct h_catalog *cat, const
     h_fenv_verify_done(fx->fe, "pg", cat, when);
 }
 
-static int
-has_id(const struct h_catalog *c, const char *id)
-{
-    for (size_t i = 0; i < c->n_done; i++)
-        if (strcmp(c->done_ids[i], id) == 0)
-            return 1;
-    return 0;
-}
-
 /* Everything `before` held is still in `after`: WAL names, and DONE backups except `removed` (may be NULL). */
 static void
 check_nothing_lost(const struct h_catalog *before, const struct h_catalog *after, const char *removed,
@@ -260,7 +251,8 @@ check_nothing_lost(const struct h_catalog *before, const struct h_catalog *after
             && !h_catalog_has_wal(after, before->wal_names[i]))
             fail_msg("WAL %s lost %s", before->wal_names[i], when);
     for (size_t i = 0; i < before->n_done; i++)
-        if ((removed == NULL || strcmp(before->done_ids[i], removed) != 0) && !has_id(after, before->done_ids[i]))
+        if ((removed == NULL || strcmp(before->done_ids[i], removed) != 0)
+            && !h_catalog_has_done(after, before->done_ids[i]))
             fail_msg("DONE backup %s lost %s", before->done_ids[i], when);
 }
 
@@ -419,7 +411,7 @@ run_op(struct fixture *fx, const struct op *op)
             wait_children(fx);
         check_catalog(fx, &after, when);
         check_nothing_lost(&before, &after, op->removed, op->min_wal, when);
-        if (op->removed != NULL && has_id(&after, op->removed))
+        if (op->removed != NULL && h_catalog_has_done(&after, op->removed))
             fail_msg("backup %s still there %s", op->removed, when);
         verify_done_backups(fx, &after, when);
         if (op->after != NULL)
@@ -479,7 +471,7 @@ test_kill_delete(void **state)
     struct fixture *fx = *state;
     SKIP_WITHOUT_PG(fx);
     struct h_catalog cat;
-    char *oldest, *args, *min_wal = NULL;
+    char *oldest, *args, *min_wal;
 
     restore_snapshot(fx, fx->snap_cat);
     check_catalog(fx, &cat, "before delete");
@@ -487,16 +479,8 @@ test_kill_delete(void **state)
     oldest = br_strdup(cat.done_ids[0]);
     args = br_asprintf("delete pg %s", oldest);
     /* WAL from the second backup's begin_wal on is kept: that is what matters to the remaining backups */
-    {
-        char *info = br_asprintf("%s/pg/base/%s/backup.info", fx->home, cat.done_ids[1]);
-        char *text = h_read_file(info);
-        const char *p = text != NULL ? strstr(text, "\nbegin_wal=") : NULL;
-
-        assert_non_null(p);
-        min_wal = br_strndup(p + 11, strcspn(p + 11, "\n"));
-        free(text);
-        free(info);
-    }
+    min_wal = h_fenv_backup_field(fx->fe, "pg", cat.done_ids[1], "begin_wal");
+    assert_non_null(min_wal);
     struct op op = {.name = "delete", .args = args, .snapshot = fx->snap_cat, .removed = oldest,
                     .min_wal = min_wal, .rerun_may_fail_done = 1};
     run_op(fx, &op);
@@ -518,16 +502,8 @@ test_kill_cron_retention(void **state)
     restore_snapshot(fx, fx->snap_cat);
     check_catalog(fx, &cat, "before cron");
     oldest = br_strdup(cat.done_ids[0]);
-    {
-        char *info = br_asprintf("%s/pg/base/%s/backup.info", fx->home, cat.done_ids[1]);
-        char *text = h_read_file(info);
-        const char *p = text != NULL ? strstr(text, "\nbegin_wal=") : NULL;
-
-        assert_non_null(p);
-        min_wal = br_strndup(p + 11, strcspn(p + 11, "\n"));
-        free(text);
-        free(info);
-    }
+    min_wal = h_fenv_backup_field(fx->fe, "pg", cat.done_ids[1], "begin_wal");
+    assert_non_null(min_wal);
     struct op op = {.name = "cron", .args = "cron", .snapshot = fx->snap_cat, .removed = oldest, .min_wal = min_wal,
                     .wait_children = 1};
     run_op(fx, &op);

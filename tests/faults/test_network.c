@@ -91,21 +91,6 @@ newest_backup(const struct fixture *fx)
     return id;
 }
 
-static char *
-backup_field(const struct fixture *fx, const char *id, const char *key)
-{
-    char *path = br_asprintf("%s/pg/base/%s/backup.info", fx->fe->home, id);
-    char *text = h_read_file(path), *val = NULL, *pat = br_asprintf("\n%s=", key);
-    const char *p = text != NULL ? strstr(text, pat) : NULL;
-
-    if (p != NULL)
-        val = br_strndup(p + strlen(pat), strcspn(p + strlen(pat), "\n"));
-    free(pat);
-    free(text);
-    free(path);
-    return val;
-}
-
 /*
  * After a backup that a fault interrupted: status 1 and one error line;
  * one new backup FAILED with the cause, its data gone (or, when the fault
@@ -147,8 +132,8 @@ assert_failed_cleanly(const struct fixture *fx, const struct h_catalog *before, 
     /* and the cause: the connection */
     if (strstr(err_text, "connection") == NULL)
         fail_msg("backup %s: the error does not say that the connection was lost:\n%s", when, err_text);
-    st = backup_field(fx, id, "status");
-    error = backup_field(fx, id, "error");
+    st = h_fenv_backup_field(fx->fe, "pg", id, "status");
+    error = h_fenv_backup_field(fx->fe, "pg", id, "error");
     if (st == NULL || strcmp(st, "FAILED") != 0)
         fail_msg("backup %s %s: status=%s, expected FAILED", id, when, st != NULL ? st : "(missing)");
     if (error == NULL || error[0] == '\0')
@@ -208,10 +193,7 @@ group_setup(void **state)
     free(pg);
 
     /* one DONE backup, its WAL archived */
-    h_fenv_activity(fe);
-    h_ok("backup --wait", h_fenv_barrel(fe, NULL, "backup --wait pg", NULL));
-    h_fenv_activity(fe);
-    h_ok("archive-wal", h_fenv_barrel(fe, NULL, "archive-wal pg", NULL));
+    h_fenv_seed_backup(fe, "pg");
     return 0;
 }
 

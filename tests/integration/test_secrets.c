@@ -37,6 +37,7 @@
 
 #include "barrel/mem.h"
 #include "barrel/strbuf.h"
+#include "catalog_setup.h"
 #include "harness.h"
 #include "pgwal.h"
 
@@ -58,14 +59,6 @@ struct fixture {
 };
 
 static struct fixture *g_fx;
-
-static void
-sh_ok(const char *what, struct h_result r)
-{
-    if (r.status != 0)
-        fail_msg("%s failed (status %d)\nstdout: %s\nstderr: %s", what, r.status, r.out, r.err);
-    h_result_free(&r);
-}
 
 /* `barrel -c CONF ARGS` through sh, with umask 000 so that only barrel's own modes count. */
 static struct h_result
@@ -148,7 +141,7 @@ group_setup(void **state)
     fx->spool = br_asprintf("%s/spool", fx->tmp);
     fx->log = br_asprintf("%s/barrel.log", fx->tmp);
     fx->closed_port = h_free_port();
-    sh_ok("mkdir spool", h_sh("mkdir -p '%s' && chmod 0777 '%s' && chmod 0755 '%s'", fx->spool, fx->spool, fx->tmp));
+    h_ok("mkdir spool", h_sh("mkdir -p '%s' && chmod 0777 '%s' && chmod 0755 '%s'", fx->spool, fx->spool, fx->tmp));
     extra = br_asprintf("archive_mode = on\narchive_timeout = 0\n"
                         "archive_command = 'test ! -f %s/%%f && cp %%p %s/%%f.tmp && mv %s/%%f.tmp %s/%%f'\n",
                         fx->spool, fx->spool, fx->spool, fx->spool);
@@ -179,11 +172,7 @@ group_teardown(void **state)
         struct h_result r = barrel(fx, "receive-wal --stop pg");
         h_result_free(&r);
     }
-    h_pg_destroy(fx->pg);
-    h_rmtree(fx->tmp);
-    free(fx->tmp);
-    free(fx->home);
-    free(fx->conf);
+    h_fixture_drop(fx->pg, fx->tmp, fx->home, fx->conf);
     free(fx->spool);
     free(fx->log);
     free(fx);
@@ -295,14 +284,14 @@ test_config_with_password_readable_by_others_refused(void **state)
         assert_int_equal(r.status, 0);
         h_result_free(&r);
         if (fx->pg->os_user != NULL) {
-            sh_ok("chown", h_sh("chown '%s' '%s'", fx->pg->os_user, path));
+            h_ok("chown", h_sh("chown '%s' '%s'", fx->pg->os_user, path));
             r = h_sh("'%s' -c '%s' list-servers", h_barrel_bin(), path);
             want = br_asprintf("ERROR: %s: contains a password and is readable by others (mode 0640); chmod 0600 it\n",
                                path);
             assert_string_equal(r.err, want);
             free(want);
             h_result_free(&r);
-            sh_ok("chown back", h_sh("chown root '%s'", path));
+            h_ok("chown back", h_sh("chown root '%s'", path));
         }
     } else {
         want = br_asprintf("ERROR: %s: contains a password and is readable by others (mode 0640); chmod 0600 it\n",
@@ -325,7 +314,7 @@ test_config_with_password_readable_by_others_refused(void **state)
     h_result_free(&r);
 
     /* an included file holding the password: refused by its own name */
-    sh_ok("mkdir conf.d", h_sh("mkdir -p '%s'", incdir));
+    h_ok("mkdir conf.d", h_sh("mkdir -p '%s'", incdir));
     {
         char *main_text = br_asprintf("[barman]\nbarman_home = %s\nbarman_user = root\nconfiguration_files_directory = %s\n",
                                       fx->home, incdir);
@@ -521,13 +510,13 @@ mode_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 static void
 put_spool(const struct fixture *fx)
 {
-    sh_ok("put-wal the spool",
-          h_sh("cd '%s' && for s in $(ls | grep -v '\\.tmp$'); do "
-               "  md5sum $s | sed 's/  / */' > ../MD5SUMS && cp ../MD5SUMS . && "
-               "  tar --format=pax -cf ../put.tar $s MD5SUMS && rm MD5SUMS && "
-               "  ( umask 000; '%s' -c '%s' put-wal pg < ../put.tar ) && rm $s || exit 1; "
-               "done",
-               fx->spool, h_barrel_bin(), fx->conf));
+    h_ok("put-wal the spool",
+         h_sh("cd '%s' && for s in $(ls | grep -v '\\.tmp$'); do "
+              "  md5sum $s | sed 's/  / */' > ../MD5SUMS && cp ../MD5SUMS . && "
+              "  tar --format=pax -cf ../put.tar $s MD5SUMS && rm MD5SUMS && "
+              "  ( umask 000; '%s' -c '%s' put-wal pg < ../put.tar ) && rm $s || exit 1; "
+              "done",
+              fx->spool, h_barrel_bin(), fx->conf));
 }
 
 static void
@@ -538,8 +527,8 @@ test_catalog_modes(void **state)
     struct h_result r;
 
     /* the receiver of the previous test ran with the test's umask: start it again with umask 000 */
-    sh_ok("receive-wal --stop", barrel(fx, "receive-wal --stop pg"));
-    sh_ok("cron", barrel(fx, "cron"));
+    h_ok("receive-wal --stop", barrel(fx, "receive-wal --stop pg"));
+    h_ok("cron", barrel(fx, "cron"));
     (void) wait_receiver(fx);
     /* check creates the directories it misses (it fails here: no WAL archived yet) */
     r = barrel(fx, "check pg");
@@ -551,7 +540,7 @@ test_catalog_modes(void **state)
         free(seg);
     }
     put_spool(fx);
-    sh_ok("archive-wal", barrel(fx, "archive-wal pg"));
+    h_ok("archive-wal", barrel(fx, "archive-wal pg"));
     /*
      * Segments copied in by an rsync archive_command keep their source's mode
      * (0640 with initdb -g): one plain (compressed by archive-wal), one
@@ -561,9 +550,9 @@ test_catalog_modes(void **state)
         char *seg = h_pg_close_segment(fx->pg);
 
         assert_non_null(seg);
-        sh_ok("rsync-like copy", h_sh("%s '%s/%s' > '%s/pg/incoming/%s' && chmod 0640 '%s/pg/incoming/%s' && rm '%s/%s'",
-                                      i == 0 ? "cat" : "gzip -c", fx->spool, seg, fx->home, seg, fx->home, seg,
-                                      fx->spool, seg));
+        h_ok("rsync-like copy", h_sh("%s '%s/%s' > '%s/pg/incoming/%s' && chmod 0640 '%s/pg/incoming/%s' && rm '%s/%s'",
+                                     i == 0 ? "cat" : "gzip -c", fx->spool, seg, fx->home, seg, fx->home, seg,
+                                     fx->spool, seg));
         free(seg);
     }
     r = barrel(fx, "backup --wait pg");
@@ -571,8 +560,8 @@ test_catalog_modes(void **state)
         fail_msg("backup: %s%s", r.out, r.err);
     h_result_free(&r);
     put_spool(fx);
-    sh_ok("cron", barrel(fx, "cron"));
-    sh_ok("archive-wal", barrel(fx, "archive-wal pg"));
+    h_ok("cron", barrel(fx, "cron"));
+    h_ok("archive-wal", barrel(fx, "archive-wal pg"));
 
     /* everything under barman_home: the catalog, and the lock files beside it */
     strbuf_init(&g_bad_modes);

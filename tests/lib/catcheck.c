@@ -189,6 +189,15 @@ h_catalog_has_wal(const struct h_catalog *c, const char *name)
     return 0;
 }
 
+int
+h_catalog_has_done(const struct h_catalog *c, const char *id)
+{
+    for (size_t i = 0; i < c->n_done; i++)
+        if (strcmp(c->done_ids[i], id) == 0)
+            return 1;
+    return 0;
+}
+
 void
 h_catalog_free(struct h_catalog *c)
 {

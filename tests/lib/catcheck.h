@@ -33,5 +33,7 @@ void h_catalog_check(const char *server_dir, struct h_catalog *out);
 void h_catalog_free(struct h_catalog *c);
 /* 1 if name is among c's xlog.db names. */
 int h_catalog_has_wal(const struct h_catalog *c, const char *name);
+/* 1 if id is among c's DONE backups. */
+int h_catalog_has_done(const struct h_catalog *c, const char *id);
 
 #endif /* BARREL_TEST_CATCHECK_H */

@@ -19,6 +19,7 @@
 #include "barrel/mem.h"
 #include "barrel/strbuf.h"
 #include "catalog_setup.h"
+#include "pgwal.h"
 #include "spawn.h"
 
 #define MAX_MOUNTS 4
@@ -217,11 +218,11 @@ h_fenv_sql(struct h_fenv *fe, const char *sql)
 char *
 h_fenv_switch(struct h_fenv *fe)
 {
-    char *q = br_asprintf("INSERT INTO marks VALUES (%d, repeat('x', 1000))", ++fe->rows);
+    char *closed = h_pg_switch_segment(fe->pg);
 
-    free(h_fenv_sql(fe, q));
-    free(q);
-    return h_fenv_sql(fe, "SELECT pg_walfile_name(pg_switch_wal())");
+    if (closed == NULL)
+        fail_msg("psql failed: a row and pg_switch_wal()");
+    return closed;
 }
 
 void
@@ -238,6 +239,19 @@ h_fenv_activity(struct h_fenv *fe)
 
     h_fenv_wait_archived(fe, closed);
     free(closed);
+}
+
+void
+h_fenv_seed_backup(struct h_fenv *fe, const char *server)
+{
+    char *backup = br_asprintf("backup --wait %s", server), *archive = br_asprintf("archive-wal %s", server);
+
+    h_fenv_activity(fe);
+    h_ok("backup --wait", h_fenv_barrel(fe, NULL, backup, NULL));
+    h_fenv_activity(fe);
+    h_ok("archive-wal", h_fenv_barrel(fe, NULL, archive, NULL));
+    free(archive);
+    free(backup);
 }
 
 void
@@ -263,6 +277,21 @@ h_fenv_verify_done(const struct h_fenv *fe, const char *server, const struct h_c
         h_result_free(&r);
         free(args);
     }
+}
+
+char *
+h_fenv_backup_field(const struct h_fenv *fe, const char *server, const char *id, const char *key)
+{
+    char *path = br_asprintf("%s/%s/base/%s/backup.info", fe->home, server, id);
+    char *text = h_read_file(path), *val = NULL, *pat = br_asprintf("\n%s=", key);
+    const char *p = text != NULL ? strstr(text, pat) : NULL;
+
+    if (p != NULL)
+        val = br_strndup(p + strlen(pat), strcspn(p + strlen(pat), "\n"));
+    free(pat);
+    free(text);
+    free(path);
+    return val;
 }
 
 /* A bare segment name: 24 hex digits. */

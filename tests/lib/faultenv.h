@@ -33,7 +33,6 @@ struct h_fenv {
     char *conf;              /* the barrel configuration file (h_fenv_write_conf) */
     char *incoming;          /* where archive_command puts segments: server "pg"'s incoming directory */
     struct h_pg *pg;
-    int rows;                /* rows inserted into the table "marks" so far */
     int mounted;             /* home is a tmpfs of ours */
 };
 
@@ -62,17 +61,32 @@ struct h_result h_fenv_barrel(const struct h_fenv *fe, const char *env, const ch
 
 /* psql as the superuser: trimmed output (new string); fails the test on error. */
 char *h_fenv_sql(struct h_fenv *fe, const char *sql);
-/* A row into "marks", then pg_switch_wal(): the name of the segment it closed (new string). */
+/*
+ * pgwal.h's h_pg_switch_segment() (a row, then pg_switch_wal()): the name of
+ * the segment it closed (new string); fails the test if psql does.
+ */
 char *h_fenv_switch(struct h_fenv *fe);
 /* Wait (up to 30 s) until archive_command has archived `name` or a later segment; fails the test otherwise. */
 void h_fenv_wait_archived(struct h_fenv *fe, const char *name);
 /* h_fenv_switch() and h_fenv_wait_archived(). */
 void h_fenv_activity(struct h_fenv *fe);
 
+/*
+ * The group setups' starting point: h_fenv_activity(), `backup --wait
+ * SERVER`, h_fenv_activity(), `archive-wal SERVER` (one DONE backup and its
+ * WAL archived); fails the test if a command does.
+ */
+void h_fenv_seed_backup(struct h_fenv *fe, const char *server);
+
 /* Check <home>/<server>: fails the test with the problems found, `when` says after what. */
 void h_fenv_check_catalog(const struct h_fenv *fe, const char *server, struct h_catalog *cat, const char *when);
 /* verify-backup of every DONE backup of cat; fails the test on the first that does not pass. */
 void h_fenv_verify_done(const struct h_fenv *fe, const char *server, const struct h_catalog *cat, const char *when);
+/*
+ * The value of `key` in <home>/<server>/base/<id>/backup.info (new string),
+ * NULL when the file or the key is missing.
+ */
+char *h_fenv_backup_field(const struct h_fenv *fe, const char *server, const char *id, const char *key);
 /*
  * NULL when cat's xlog.db holds every segment (of the timeline of each
  * pair) between its first and its last, and `through` (when not NULL) is
